@@ -1,0 +1,50 @@
+# MinGo. Two commands matter: `make demo` and `make test`. Everything installs from uv.lock.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+STAMP := $(VENV)/.installed
+
+.PHONY: install tools system-deps demo test lint bench clean help
+
+help:
+	@echo "make demo   - set up and run the embedded end-to-end demo"
+	@echo "make test   - set up and run the whole test suite (starts PostgreSQL and an S3 server)"
+	@echo "make lint   - ruff + mypy"
+	@echo "make bench  - benchmarks (full ClickBus scale; slow)"
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check "uv==0.13.9"
+
+$(STAMP): $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --python $(BIN)/python
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Binaries the Python packages do not carry (helm), installed into .venv/bin.
+tools: install
+	bash scripts/install_tools.sh $(BIN)
+
+# PostgreSQL server binaries for the tests (Debian package; the tests start their own cluster).
+system-deps:
+	bash scripts/install_system_deps.sh
+
+demo: install
+	$(BIN)/mingo demo
+
+test: install tools system-deps
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .mingo .pytest_cache .mypy_cache .ruff_cache

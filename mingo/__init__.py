@@ -1,0 +1,17 @@
+"""MinGo: keeps ClickBus's customer models fresh.
+
+The core library (data, features, models, registry, promotion, deploy) imports none of
+airflow, zenml or bentoml; those frameworks call into it.
+"""
+
+from typing import Literal, get_args
+
+__version__ = "0.1.0"
+
+ModelKind = Literal["binary", "multiclass", "clustering"]
+MODEL_KINDS: tuple[ModelKind, ...] = get_args(ModelKind)
+
+
+def registered_model_name(kind: ModelKind) -> str:
+    """Name of the MLflow registered model for a KIND (`mingo-<kind>`)."""
+    return f"mingo-{kind}"

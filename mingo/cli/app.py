@@ -1,0 +1,26 @@
+"""Assembles the `mingo` Typer application from the per-group modules."""
+
+from __future__ import annotations
+
+import typer
+
+from mingo.cli import data, demo, evaluate, models, redeploy, serve, train
+
+app = typer.Typer(
+    name="mingo",
+    help="MinGo: retrain, judge, promote and serve ClickBus's customer models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data.app, name="data")
+app.add_typer(models.app, name="models")
+app.command("evaluate")(evaluate.evaluate)
+app.command("train")(train.train)
+app.command("serve")(serve.serve)
+app.command("redeploy")(redeploy.redeploy)
+app.command("demo")(demo.demo)
+
+
+def main() -> None:
+    app()

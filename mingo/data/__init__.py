@@ -1,0 +1,1 @@
+"""ClickBus purchase data: schema, loading (local or s3://), validation, synthetic generation."""
