@@ -1,0 +1,1 @@
+"""Benchmarks: speed and memory claims measured side by side, never in timed tests."""

@@ -1,0 +1,1 @@
+"""Point-in-time customer features: one implementation for training and serving."""
