@@ -1,0 +1,5 @@
+"""The binary prediction service (Kubernetes: `binary-prediction`)."""
+
+from bento_services.prediction_service import build_prediction_service
+
+BinaryPrediction = build_prediction_service("binary")

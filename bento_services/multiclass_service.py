@@ -1,0 +1,5 @@
+"""The multiclass prediction service (Kubernetes: `multiclass-prediction`)."""
+
+from bento_services.prediction_service import build_prediction_service
+
+MulticlassPrediction = build_prediction_service("multiclass")

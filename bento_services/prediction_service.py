@@ -1,0 +1,106 @@
+"""Wires `mingo.serving` to BentoML 1.4: one service class per model KIND, built here.
+
+Model resolution: the service declares no `bentoml.models.BentoModel`. A declared BentoModel is
+copied into the Bento at build time, which would freeze one version into the image, while the
+registry (MLflow) decides what serves: at start each worker resolves
+`models:/mingo-<kind>@champion` and loads that version. bentoml#5319 (a model loaded at import
+time from BentoML's own store is missing from a containerized Bento) does not arise, because
+nothing is read from BentoML's store; what the Bento must carry is the code that loads and runs
+the champion (`mingo`, scikit-learn, skops, MLflow), which the bentofiles include.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from functools import partial
+from typing import Any
+
+import bentoml
+from starlette.responses import JSONResponse
+from threadpoolctl import threadpool_limits
+
+from mingo import ModelKind
+from mingo.config import load_settings
+from mingo.serving.champion import ChampionUnavailable, load_champion
+from mingo.serving.predictor import ChampionPredictor, NoChampionLoaded, RejectedRequest
+from mingo.serving.request_guard import RequestGuard
+from mingo.serving.schemas import (
+    RESPONSE_MODELS,
+    CustomerHistory,
+    PredictRequest,
+    ReloadResponse,
+)
+
+MODEL_VERSION_HEADER = "X-Model-Version"
+MODEL_NAME_HEADER = "X-Model-Name"
+# How often a worker that started without a champion asks the registry again.
+CHAMPION_POLL_SECONDS = float(os.environ.get("MINGO_CHAMPION_POLL_SECONDS", "10"))
+# Worker processes of the service (`mingo serve --workers`, or the Deployment's env).
+WORKERS = int(os.environ.get("MINGO_SERVICE_WORKERS", "1"))
+
+
+def error_response(status: int, message: str, detail: list[dict[str, Any]] | None = None) -> Any:
+    return JSONResponse({"error": message, "detail": detail or []}, status_code=status)
+
+
+def build_prediction_service(kind: ModelKind) -> Any:
+    settings = load_settings()
+
+    @bentoml.service(
+        name=f"{kind}-prediction",
+        workers=WORKERS,
+        traffic={"timeout": 60},
+        endpoints={"livez": "/livez", "readyz": "/readyz"},
+    )
+    class PredictionService:
+        def __init__(self) -> None:
+            # One BLAS/OpenMP thread per worker: scale with workers, not threads, so that
+            # workers never oversubscribe the cores.
+            threadpool_limits(limits=int(os.environ.get("OMP_NUM_THREADS", "1")))
+            tracking_uri = load_settings().mlflow_tracking_uri
+            self.predictor = ChampionPredictor(kind, partial(load_champion, kind, tracking_uri))
+            if not self.predictor.try_load():
+                self.predictor.keep_trying_until_loaded(CHAMPION_POLL_SECONDS)
+
+        def __is_ready__(self) -> bool:
+            return self.predictor.ready
+
+        @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=RESPONSE_MODELS[kind])
+        def predict(
+            self, customers: list[CustomerHistory], as_of: date | None, ctx: bentoml.Context
+        ) -> Any:
+            request = PredictRequest.model_construct(customers=customers, as_of=as_of)
+            try:
+                response = self.predictor.predict(request)
+            except RejectedRequest as error:
+                return error_response(422, str(error), error.detail)
+            except NoChampionLoaded as error:
+                return error_response(503, str(error))
+            ctx.response.headers[MODEL_NAME_HEADER] = response.model
+            ctx.response.headers[MODEL_VERSION_HEADER] = response.model_version
+            return response
+
+        @bentoml.api(route="/admin/reload")
+        async def reload(self, ctx: bentoml.Context) -> ReloadResponse:
+            """Load the registry's current champion, then swap it in; requests in flight finish."""
+            import anyio
+
+            try:
+                outcome = await anyio.to_thread.run_sync(self.predictor.reload)
+            except ChampionUnavailable as error:
+                current = self.predictor.champion
+                kept = f"; still serving version {current.version}" if current else ""
+                return error_response(503, f"reload failed: {error}{kept}")
+            champion = outcome.champion
+            ctx.response.headers[MODEL_NAME_HEADER] = champion.name
+            ctx.response.headers[MODEL_VERSION_HEADER] = champion.version
+            return ReloadResponse(
+                model=champion.name,
+                model_version=champion.version,
+                previous_version=outcome.previous_version,
+                reloaded=outcome.changed,
+            )
+
+    PredictionService.add_asgi_middleware(RequestGuard, api_key=settings.api_key)
+    return PredictionService
