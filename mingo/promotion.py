@@ -1,0 +1,303 @@
+"""Champion/challenger: judge a candidate against the champion and move the aliases.
+
+Judging (`judge`) is pure: it compares two metric dicts under a `PromotionPolicy`. The
+candidate wins when it beats the champion on the policy's metric by at least the absolute
+margin OR the relative margin, and no guardrail metric regresses past its tolerance. With
+no champion, any candidate whose promotion metric is a number wins.
+
+Alias moves (`promote_version`, `rollback`) keep this invariant, so a crash between any two
+registry writes leaves a registry that serves a version that was once judged fit:
+
+    `champion` only ever moves to a version in one write, and `previous` is written BEFORE
+    `champion`. A crash after `previous` and before `champion` leaves previous == champion
+    (serving unchanged, rollback a no-op); the next promotion overwrites `previous`.
+
+Concurrency: two retrainings of one KIND must not both move `champion`. On one machine a
+file lock (`mingo.retraining.retraining_lock`) serialises them. Across machines the registry
+is checked: the champion version read at comparison time is re-read right before each alias
+write, and if it moved the promotion stops with `ChampionMovedError` (MLflow has no
+compare-and-set, so a tiny window remains between the last read and the write).
+
+Every promoted version is tagged with the version it replaced (`mingo.replaced_version`), so
+`rollback` can walk back: champion <- previous, and previous <- the version that `previous`
+itself replaced when it was promoted (or no `previous` alias when there is none).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mingo import ModelKind, registered_model_name
+from mingo.registry import (
+    CHAMPION,
+    PREVIOUS,
+    delete_alias,
+    get_alias_version,
+    get_version_tags,
+    set_alias,
+    set_version_tags,
+)
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+REPLACED_VERSION_TAG = "mingo.replaced_version"
+
+# Metrics where a smaller value is better; every other contract metric is higher-is-better.
+LOWER_IS_BETTER = frozenset({"davies_bouldin"})
+
+
+class ChampionMovedError(RuntimeError):
+    """The champion alias moved after this run read it: another promotion happened."""
+
+
+class GuardrailRule(BaseModel):
+    """A metric the candidate may not make worse than the champion's by more than tolerance."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str
+    tolerance: float = Field(ge=0.0, description="Largest allowed regression (absolute).")
+
+
+class PromotionPolicy(BaseModel):
+    """When a candidate replaces the champion (defaults per KIND, overridable in YAML)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str
+    min_absolute_margin: float = Field(default=0.005, ge=0.0)
+    min_relative_margin: float = Field(default=0.01, ge=0.0)
+    guardrails: list[GuardrailRule] = Field(default_factory=list)
+
+    @classmethod
+    def default_for(cls, kind: ModelKind) -> PromotionPolicy:
+        if kind == "binary":
+            return cls(
+                metric="accuracy", guardrails=[GuardrailRule(metric="roc_auc", tolerance=0.01)]
+            )
+        if kind == "multiclass":
+            return cls(
+                metric="accuracy",
+                guardrails=[GuardrailRule(metric="top_5_accuracy", tolerance=0.01)],
+            )
+        return cls(
+            metric="silhouette",
+            guardrails=[GuardrailRule(metric="davies_bouldin", tolerance=0.05)],
+        )
+
+
+class GuardrailCheck(BaseModel):
+    metric: str
+    candidate: float | None
+    champion: float | None
+    regression: float | None
+    tolerance: float
+    passed: bool
+
+
+class Verdict(BaseModel):
+    """The outcome of judging one candidate (what the decision JSON reports)."""
+
+    promote: bool
+    forced: bool
+    reason: str
+    metric: str
+    candidate_score: float | None
+    champion_score: float | None
+    absolute_margin: float | None
+    relative_margin: float | None
+    required_absolute_margin: float
+    required_relative_margin: float
+    guardrails: list[GuardrailCheck]
+
+
+def _number(value: float | None) -> float | None:
+    if value is None or math.isnan(value):
+        return None
+    return float(value)
+
+
+def _improvement(metric: str, candidate: float, champion: float) -> float:
+    """How much better the candidate is (positive = better), whatever the metric's direction."""
+    return champion - candidate if metric in LOWER_IS_BETTER else candidate - champion
+
+
+def _check_guardrail(
+    rule: GuardrailRule, candidate: dict[str, float], champion: dict[str, float]
+) -> GuardrailCheck:
+    cand = _number(candidate.get(rule.metric))
+    champ = _number(champion.get(rule.metric))
+    if champ is None:
+        # Nothing to regress from.
+        return GuardrailCheck(
+            metric=rule.metric,
+            candidate=cand,
+            champion=None,
+            regression=None,
+            tolerance=rule.tolerance,
+            passed=True,
+        )
+    if cand is None:
+        return GuardrailCheck(
+            metric=rule.metric,
+            candidate=None,
+            champion=champ,
+            regression=None,
+            tolerance=rule.tolerance,
+            passed=False,
+        )
+    regression = -_improvement(rule.metric, cand, champ)
+    return GuardrailCheck(
+        metric=rule.metric,
+        candidate=cand,
+        champion=champ,
+        regression=regression,
+        tolerance=rule.tolerance,
+        passed=regression <= rule.tolerance,
+    )
+
+
+def judge(
+    candidate: dict[str, float],
+    champion: dict[str, float] | None,
+    policy: PromotionPolicy,
+    force: bool = False,
+) -> Verdict:
+    """Decide whether `candidate` replaces `champion` (both re-scored on the same holdout)."""
+    metric = policy.metric
+    cand = _number(candidate.get(metric))
+    champ = _number(champion.get(metric)) if champion is not None else None
+    checks = [_check_guardrail(rule, candidate, champion or {}) for rule in policy.guardrails]
+    absolute: float | None = None
+    relative: float | None = None
+
+    if cand is None:
+        promote = False
+        reason = f"candidate's {metric} is missing or not a number"
+    elif champion is None:
+        promote = True
+        reason = "no champion yet: the first valid candidate becomes champion"
+    elif champ is None:
+        promote = True
+        reason = f"champion's {metric} is not a number on this holdout; candidate's is {cand:.4f}"
+    else:
+        absolute = _improvement(metric, cand, champ)
+        relative = absolute / abs(champ) if champ != 0 else None
+        wins_absolute = absolute > 0 and absolute >= policy.min_absolute_margin
+        wins_relative = (
+            absolute > 0 and relative is not None and relative >= policy.min_relative_margin
+        )
+        failed = [c for c in checks if not c.passed]
+        if not (wins_absolute or wins_relative):
+            promote = False
+            reason = (
+                f"{metric} {cand:.4f} vs champion {champ:.4f}: improvement {absolute:+.4f} "
+                f"(relative {_percent(relative)}) is below the required margin "
+                f"({policy.min_absolute_margin} absolute or "
+                f"{policy.min_relative_margin:.1%} relative)"
+            )
+        elif failed:
+            promote = False
+            reason = "; ".join(
+                f"guardrail {c.metric} regressed: candidate {_fmt(c.candidate)} vs champion "
+                f"{_fmt(c.champion)} (tolerance {c.tolerance})"
+                for c in failed
+            )
+        else:
+            promote = True
+            reason = (
+                f"{metric} {cand:.4f} beats champion {champ:.4f} by {absolute:+.4f} "
+                f"(relative {_percent(relative)}); guardrails hold"
+            )
+
+    forced = False
+    if force and not promote:
+        if cand is None:
+            reason = f"not forced: {reason}"
+        else:
+            promote = True
+            forced = True
+            reason = f"forced promotion (would not have promoted: {reason})"
+    elif force:
+        reason = f"forced promotion; it would have promoted anyway: {reason}"
+        forced = True
+
+    return Verdict(
+        promote=promote,
+        forced=forced,
+        reason=reason,
+        metric=metric,
+        candidate_score=cand,
+        champion_score=champ,
+        absolute_margin=absolute,
+        relative_margin=relative,
+        required_absolute_margin=policy.min_absolute_margin,
+        required_relative_margin=policy.min_relative_margin,
+        guardrails=checks,
+    )
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.2%}"
+
+
+def _ensure_champion_is(client: MlflowClient, kind: ModelKind, expected: str | None) -> None:
+    current = get_alias_version(client, kind, CHAMPION)
+    if current != expected:
+        raise ChampionMovedError(
+            f"the champion of {registered_model_name(kind)} moved from version {expected} to "
+            f"{current} while this run was judging; another promotion won, this one stops"
+        )
+
+
+def promote_version(
+    client: MlflowClient, kind: ModelKind, version: str, expected_champion: str | None
+) -> None:
+    """Make `version` the champion, the old champion `previous` (see the module invariant).
+
+    `expected_champion` is the champion this caller judged against; if the registry now says
+    otherwise, nothing is written and `ChampionMovedError` is raised.
+    """
+    _ensure_champion_is(client, kind, expected_champion)
+    if expected_champion == version:
+        return
+    if expected_champion is not None:
+        set_version_tags(client, kind, version, {REPLACED_VERSION_TAG: expected_champion})
+        set_alias(client, kind, PREVIOUS, expected_champion)
+    _ensure_champion_is(client, kind, expected_champion)
+    set_alias(client, kind, CHAMPION, version)
+
+
+def rollback(client: MlflowClient, kind: ModelKind) -> tuple[str, str]:
+    """champion <- previous; previous <- the version `previous` had replaced (or removed).
+
+    Returns (old champion, new champion). Raises LookupError when there is nothing to roll
+    back to.
+    """
+    name = registered_model_name(kind)
+    champion = get_alias_version(client, kind, CHAMPION)
+    previous = get_alias_version(client, kind, PREVIOUS)
+    if champion is None:
+        raise LookupError(f"{name} has no champion: nothing to roll back")
+    if previous is None or previous == champion:
+        raise LookupError(
+            f"{name} has no previous version distinct from champion {champion}: "
+            "nothing to roll back to"
+        )
+    before_previous = get_version_tags(client, kind, previous).get(REPLACED_VERSION_TAG)
+    # Same order as a promotion: `champion` moves in one write, `previous` is settled after,
+    # so a crash in between leaves previous == champion (serving the rollback target).
+    set_alias(client, kind, CHAMPION, previous)
+    if before_previous is not None and before_previous != previous:
+        set_alias(client, kind, PREVIOUS, before_previous)
+    else:
+        delete_alias(client, kind, PREVIOUS)
+    return champion, previous

@@ -1,0 +1,383 @@
+"""The stages of one retraining, as plain functions the ZenML steps call.
+
+load -> validate -> datasets -> train -> evaluate -> register -> compare -> promote/reject.
+Every function here runs without ZenML (the steps only pass their outputs along), so the
+logic is tested directly and a pipeline step stays a few lines.
+
+A retraining never touches `champion` unless the candidate was registered, re-judged
+against the champion re-scored on the same holdout, and won (or was forced). Failures raise
+before the promotion stage, leaving the registry as it was (a registered but unpromoted
+candidate only carries `challenger`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import importlib.util
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from mingo import ModelKind, registered_model_name
+from mingo.config import load_settings
+from mingo.models import api as models
+from mingo.promotion import PromotionPolicy, Verdict, judge, promote_version
+from mingo.registry import (
+    CHAMPION,
+    LoggedCandidate,
+    get_alias_version,
+    load_model,
+    log_candidate,
+    register_candidate,
+    set_version_tags,
+)
+from mingo.tracking import ensure_experiment, mlflow_client
+
+# Test-only fault injection: when this variable is "1" the process dies right after a
+# candidate is registered and before anything is judged or promoted.
+FAULT_AFTER_REGISTER_ENV = "MINGO_FAULT_AFTER_REGISTER"
+FAULT_EXIT_CODE = 86
+
+DECISION_TAG_PREFIX = "mingo.decision."
+
+
+class RetrainingInProgressError(RuntimeError):
+    """Another retraining of the same KIND holds the lock."""
+
+
+class TrainingOptions(BaseModel):
+    """The `ModelConfig` knobs a pipeline config may set (KIND comes from the config)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cutoff: date | None = None
+    horizon_days: int = 30
+    top_k_routes: int = Field(default=50, ge=2)
+    n_clusters: int | None = None
+    k_range: tuple[int, int] = (3, 8)
+    random_state: int = 42
+
+    def for_kind(self, kind: ModelKind) -> models.ModelConfig:
+        return models.ModelConfig(kind=kind, **self.model_dump())
+
+
+class RetrainingConfig(BaseModel):
+    """One retraining: what data, how to train, when to promote (zenml_pipelines/configs)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ModelKind
+    data_uri: str | None = None
+    training: TrainingOptions = Field(default_factory=TrainingOptions)
+    promotion: PromotionPolicy | None = None
+
+    def policy(self) -> PromotionPolicy:
+        return self.promotion or PromotionPolicy.default_for(self.kind)
+
+    def model_config_for_training(self) -> models.ModelConfig:
+        return self.training.for_kind(self.kind)
+
+
+def read_retraining_config(path: Path) -> RetrainingConfig:
+    """Parse a pipeline YAML; a wrong key or value names the field and the file."""
+    from pydantic import ValidationError
+
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"cannot read pipeline config {path}: {error}") from error
+    try:
+        return RetrainingConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ValueError(f"invalid pipeline config {path}:\n{error}") from error
+
+
+class DataIdentity(BaseModel):
+    """Which data a model was trained on: enough to tell two datasets apart."""
+
+    uri: str
+    rows: int
+    sha256: str = Field(description="SHA-256 of the canonical (validated) frame's row hashes.")
+    cutoff: date | None = Field(default=None, description="The holdout cutoff used.")
+
+    def as_tags(self) -> dict[str, str]:
+        return {
+            "mingo.data.uri": self.uri,
+            "mingo.data.rows": str(self.rows),
+            "mingo.data.sha256": self.sha256,
+            "mingo.data.cutoff": "" if self.cutoff is None else self.cutoff.isoformat(),
+        }
+
+
+class CandidateRecord(BaseModel):
+    """Where a candidate lives in MLflow (no version on a dry run)."""
+
+    kind: ModelKind
+    run_id: str | None
+    model_uri: str | None
+    version: str | None
+    metrics: dict[str, float]
+    baseline: dict[str, float]
+
+
+class Comparison(BaseModel):
+    """The verdict and the champion it was judged against."""
+
+    champion_version_before: str | None
+    verdict: Verdict
+
+
+class Decision(BaseModel):
+    """The decision JSON `mingo train` prints as its last line (CONTRACT.md keys first)."""
+
+    model: str
+    candidate_version: str | None
+    champion_version_before: str | None
+    champion_version_after: str | None
+    promoted: bool
+    metric: str
+    candidate_score: float | None
+    champion_score: float | None
+    reason: str
+    absolute_margin: float | None
+    relative_margin: float | None
+    required_absolute_margin: float
+    required_relative_margin: float
+    guardrails: list[dict[str, Any]]
+    forced: bool
+    dry_run: bool
+    data: DataIdentity
+    mlflow_run_id: str | None
+    candidate_metrics: dict[str, float]
+    baseline_metrics: dict[str, float]
+    decided_at: datetime
+
+
+# -- load and validate -------------------------------------------------------------------
+
+
+def load_purchases(uri: str) -> pd.DataFrame:
+    """Read the purchases at URI (local path or s3://) into a canonical frame."""
+    from mingo.data import load_purchases as load
+
+    return load(uri)
+
+
+def validate_purchases(frame: pd.DataFrame) -> pd.DataFrame:
+    """Clean the frame; raise the validator's error (column, rows, rule) when it is unusable."""
+    from mingo.data import clean_purchases
+
+    cleaned, _report = clean_purchases(frame)
+    return cleaned
+
+
+def identify_data(uri: str, frame: pd.DataFrame, cutoff: date | None = None) -> DataIdentity:
+    """Identity of a canonical frame: URI, rows and a content hash independent of file format."""
+    row_hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    digest = hashlib.sha256(row_hashes.tobytes())
+    digest.update(",".join(map(str, frame.columns)).encode())
+    return DataIdentity(uri=uri, rows=len(frame), sha256=digest.hexdigest(), cutoff=cutoff)
+
+
+# -- train and evaluate ------------------------------------------------------------------
+
+
+def evaluate(
+    trained: models.TrainedModel,
+    train: models.Dataset,
+    holdout: models.Dataset,
+    config: models.ModelConfig,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """(model metrics, naive baseline metrics) on the holdout."""
+    return models.score(trained, holdout), models.baseline_metrics(train, holdout, config)
+
+
+def _figures(trained: models.TrainedModel, holdout: models.Dataset) -> dict[str, Any]:
+    # Plots come from mingo.models.plots when that module is present.
+    if importlib.util.find_spec("mingo.models.plots") is None:
+        return {}
+    from mingo.models import plots
+
+    figures: dict[str, Any] = plots.figures(trained, holdout)
+    return figures
+
+
+# -- register ----------------------------------------------------------------------------
+
+
+def register(
+    trained: models.TrainedModel,
+    holdout: models.Dataset,
+    config: models.ModelConfig,
+    metrics: dict[str, float],
+    baseline: dict[str, float],
+    identity: DataIdentity,
+    dry_run: bool,
+) -> CandidateRecord:
+    """Log the run and register the candidate as `challenger` (nothing at all on a dry run)."""
+    kind = trained.kind
+    if dry_run:
+        return CandidateRecord(
+            kind=kind, run_id=None, model_uri=None, version=None, metrics=metrics, baseline=baseline
+        )
+    experiment_id = ensure_experiment(kind)
+    params: dict[str, Any] = {**config.model_dump(mode="json"), "data_uri": identity.uri}
+    logged: LoggedCandidate = log_candidate(
+        experiment_id=experiment_id,
+        trained=trained,
+        holdout=holdout,
+        params=params,
+        metrics=metrics,
+        baseline=baseline,
+        dataset_tags=identity.as_tags(),
+        figures=_figures(trained, holdout),
+    )
+    try:
+        version = register_candidate(mlflow_client(), kind, logged, identity.as_tags())
+    except Exception as error:
+        raise RuntimeError(
+            f"registering the candidate of {registered_model_name(kind)} failed "
+            f"(MLflow at {load_settings().mlflow_tracking_uri}): {error}"
+        ) from error
+    if os.environ.get(FAULT_AFTER_REGISTER_ENV) == "1":
+        os._exit(FAULT_EXIT_CODE)
+    return CandidateRecord(
+        kind=kind,
+        run_id=logged.run_id,
+        model_uri=logged.model_uri,
+        version=version,
+        metrics=metrics,
+        baseline=baseline,
+    )
+
+
+# -- compare and promote -----------------------------------------------------------------
+
+
+def compare(
+    candidate: CandidateRecord,
+    holdout: models.Dataset,
+    policy: PromotionPolicy,
+    force: bool,
+) -> Comparison:
+    """Judge the candidate against the champion RE-SCORED on the same holdout."""
+    client = mlflow_client()
+    champion_version = get_alias_version(client, candidate.kind, CHAMPION)
+    champion_metrics: dict[str, float] | None = None
+    if champion_version is not None:
+        champion = load_model(candidate.kind, champion_version)
+        champion_metrics = models.score(champion, holdout)
+    verdict = judge(candidate.metrics, champion_metrics, policy, force=force)
+    return Comparison(champion_version_before=champion_version, verdict=verdict)
+
+
+def conclude(
+    candidate: CandidateRecord,
+    comparison: Comparison,
+    identity: DataIdentity,
+    dry_run: bool,
+) -> Decision:
+    """Record the verdict on the candidate version and, when it won, make it champion."""
+    verdict = comparison.verdict
+    before = comparison.champion_version_before
+    promoted = False
+    after = before
+    if not dry_run and candidate.version is not None:
+        client = mlflow_client()
+        if verdict.promote:
+            promote_version(client, candidate.kind, candidate.version, expected_champion=before)
+            promoted = True
+            after = candidate.version
+    decision = Decision(
+        model=registered_model_name(candidate.kind),
+        candidate_version=candidate.version,
+        champion_version_before=before,
+        champion_version_after=after,
+        promoted=promoted,
+        metric=verdict.metric,
+        candidate_score=verdict.candidate_score,
+        champion_score=verdict.champion_score,
+        reason=verdict.reason if not dry_run else f"dry run, nothing registered: {verdict.reason}",
+        absolute_margin=verdict.absolute_margin,
+        relative_margin=verdict.relative_margin,
+        required_absolute_margin=verdict.required_absolute_margin,
+        required_relative_margin=verdict.required_relative_margin,
+        guardrails=[check.model_dump() for check in verdict.guardrails],
+        forced=verdict.forced,
+        dry_run=dry_run,
+        data=identity,
+        mlflow_run_id=candidate.run_id,
+        candidate_metrics=candidate.metrics,
+        baseline_metrics=candidate.baseline,
+        decided_at=datetime.now(UTC),
+    )
+    if not dry_run and candidate.version is not None:
+        set_version_tags(
+            mlflow_client(), candidate.kind, candidate.version, decision_tags(decision)
+        )
+    return decision
+
+
+def decision_tags(decision: Decision) -> dict[str, str]:
+    """The decision as flat version tags (the registry keeps the record)."""
+    flat = {
+        "promoted": str(decision.promoted).lower(),
+        "forced": str(decision.forced).lower(),
+        "reason": decision.reason[:4000],
+        "metric": decision.metric,
+        "candidate_score": _tag_number(decision.candidate_score),
+        "champion_score": _tag_number(decision.champion_score),
+        "absolute_margin": _tag_number(decision.absolute_margin),
+        "relative_margin": _tag_number(decision.relative_margin),
+        "champion_version_before": decision.champion_version_before or "",
+        "champion_version_after": decision.champion_version_after or "",
+        "decided_at": decision.decided_at.isoformat(),
+    }
+    tags = {f"{DECISION_TAG_PREFIX}{k}": v for k, v in flat.items()}
+    tags.update(decision.data.as_tags())
+    return tags
+
+
+def _tag_number(value: float | None) -> str:
+    return "" if value is None else repr(value)
+
+
+# -- one retraining at a time per KIND ---------------------------------------------------
+
+
+@contextmanager
+def retraining_lock(kind: ModelKind, home: Path | None = None) -> Iterator[Path]:
+    """Hold `$MINGO_HOME/locks/retrain-<kind>.lock` for the whole retraining.
+
+    An OS file lock: it is released when the process exits, even when killed, so a crash
+    never leaves a stale lock. It serialises retrainings that share a MINGO_HOME; runs on
+    other machines are caught by the registry-side check in `mingo.promotion`.
+    """
+    locks = (home or load_settings().home) / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    path = locks / f"retrain-{kind}.lock"
+    handle = path.open("a+")
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown process"
+            raise RetrainingInProgressError(
+                f"another retraining of {kind} is running ({holder}); lock {path}"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} since {datetime.now(UTC).isoformat(timespec='seconds')}")
+        handle.flush()
+        yield path
+    finally:
+        handle.close()
