@@ -1,0 +1,135 @@
+"""The champion/challenger verdict, without any registry."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from mingo.promotion import GuardrailRule, PromotionPolicy, judge
+from mingo.retraining import RetrainingConfig, read_retraining_config
+
+BINARY = PromotionPolicy.default_for("binary")
+CONFIGS = Path(__file__).resolve().parents[2] / "zenml_pipelines" / "configs"
+
+
+def test_first_candidate_becomes_champion() -> None:
+    verdict = judge({"accuracy": 0.61, "roc_auc": 0.7}, None, BINARY)
+    assert verdict.promote
+    assert verdict.champion_score is None
+    assert "no champion" in verdict.reason
+
+
+def test_equal_scores_do_not_promote() -> None:
+    scores = {"accuracy": 0.9, "roc_auc": 0.8}
+    verdict = judge(scores, dict(scores), BINARY)
+    assert not verdict.promote
+    assert verdict.absolute_margin == 0.0
+    assert "below the required margin" in verdict.reason
+
+
+def test_win_by_absolute_margin_promotes() -> None:
+    verdict = judge({"accuracy": 0.906, "roc_auc": 0.8}, {"accuracy": 0.9, "roc_auc": 0.8}, BINARY)
+    assert verdict.promote
+    assert verdict.absolute_margin == pytest.approx(0.006)
+
+
+def test_win_by_relative_margin_alone_promotes() -> None:
+    policy = PromotionPolicy(metric="accuracy", min_absolute_margin=0.5, min_relative_margin=0.1)
+    verdict = judge({"accuracy": 0.23}, {"accuracy": 0.2}, policy)
+    assert verdict.promote
+    assert verdict.relative_margin == pytest.approx(0.15)
+
+
+def test_small_win_below_both_margins_does_not_promote() -> None:
+    verdict = judge({"accuracy": 0.902, "roc_auc": 0.8}, {"accuracy": 0.9, "roc_auc": 0.8}, BINARY)
+    assert not verdict.promote
+
+
+def test_guardrail_regression_blocks_a_winner() -> None:
+    verdict = judge({"accuracy": 0.95, "roc_auc": 0.70}, {"accuracy": 0.9, "roc_auc": 0.80}, BINARY)
+    assert not verdict.promote
+    assert "guardrail roc_auc" in verdict.reason
+    failed = [check for check in verdict.guardrails if not check.passed]
+    assert [check.metric for check in failed] == ["roc_auc"]
+    assert failed[0].regression == pytest.approx(0.10)
+
+
+def test_guardrail_within_tolerance_lets_a_winner_through() -> None:
+    verdict = judge(
+        {"accuracy": 0.95, "roc_auc": 0.795}, {"accuracy": 0.9, "roc_auc": 0.80}, BINARY
+    )
+    assert verdict.promote
+
+
+def test_clustering_guardrail_is_lower_is_better() -> None:
+    policy = PromotionPolicy.default_for("clustering")
+    worse_separation = judge(
+        {"silhouette": 0.6, "davies_bouldin": 1.2},
+        {"silhouette": 0.5, "davies_bouldin": 0.9},
+        policy,
+    )
+    assert not worse_separation.promote
+    assert "davies_bouldin" in worse_separation.reason
+    better = judge(
+        {"silhouette": 0.6, "davies_bouldin": 0.8},
+        {"silhouette": 0.5, "davies_bouldin": 0.9},
+        policy,
+    )
+    assert better.promote
+
+
+def test_lower_is_better_promotion_metric() -> None:
+    policy = PromotionPolicy(metric="davies_bouldin", min_absolute_margin=0.05)
+    assert judge({"davies_bouldin": 0.8}, {"davies_bouldin": 0.9}, policy).promote
+    assert not judge({"davies_bouldin": 1.0}, {"davies_bouldin": 0.9}, policy).promote
+
+
+def test_candidate_without_a_score_never_promotes_even_forced() -> None:
+    verdict = judge({"accuracy": math.nan}, {"accuracy": 0.5}, BINARY, force=True)
+    assert not verdict.promote
+    assert "not a number" in verdict.reason
+
+
+def test_force_promotes_a_loser_and_says_why() -> None:
+    verdict = judge(
+        {"accuracy": 0.5, "roc_auc": 0.5}, {"accuracy": 0.9, "roc_auc": 0.9}, BINARY, force=True
+    )
+    assert verdict.promote
+    assert verdict.forced
+    assert verdict.reason.startswith("forced promotion (would not have promoted")
+
+
+def test_policy_rejects_negative_margin() -> None:
+    with pytest.raises(ValueError, match="min_absolute_margin"):
+        PromotionPolicy(metric="accuracy", min_absolute_margin=-1)
+    with pytest.raises(ValueError, match="tolerance"):
+        GuardrailRule(metric="roc_auc", tolerance=-0.1)
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "clustering"])
+def test_shipped_pipeline_configs_parse_and_match_the_defaults(kind: str) -> None:
+    config = read_retraining_config(CONFIGS / f"{kind}.yaml")
+    assert config.kind == kind
+    assert config.policy() == PromotionPolicy.default_for(config.kind)
+
+
+def test_pipeline_config_error_names_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("kind: binary\npromotion:\n  metric: accuracy\n  min_relative_margin: lots\n")
+    with pytest.raises(ValueError, match=r"promotion\.min_relative_margin") as error:
+        read_retraining_config(path)
+    assert str(path) in str(error.value)
+
+
+def test_margins_from_yaml_change_the_verdict(tmp_path: Path) -> None:
+    path = tmp_path / "lenient.yaml"
+    path.write_text(
+        "kind: binary\npromotion:\n  metric: accuracy\n"
+        "  min_absolute_margin: 0.0\n  min_relative_margin: 0.0\n"
+    )
+    config: RetrainingConfig = read_retraining_config(path)
+    tiny_win = ({"accuracy": 0.9001}, {"accuracy": 0.9})
+    assert judge(*tiny_win, config.policy()).promote
+    assert not judge(*tiny_win, BINARY).promote
