@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mingo import ModelKind, registered_model_name
 from mingo.config import load_settings
@@ -53,22 +53,6 @@ class RetrainingInProgressError(RuntimeError):
     """Another retraining of the same KIND holds the lock."""
 
 
-class TrainingOptions(BaseModel):
-    """The `ModelConfig` knobs a pipeline config may set (KIND comes from the config)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    cutoff: date | None = None
-    horizon_days: int = 30
-    top_k_routes: int = Field(default=50, ge=2)
-    n_clusters: int | None = None
-    k_range: tuple[int, int] = (3, 8)
-    random_state: int = 42
-
-    def for_kind(self, kind: ModelKind) -> models.ModelConfig:
-        return models.ModelConfig(kind=kind, **self.model_dump())
-
-
 class RetrainingConfig(BaseModel):
     """One retraining: what data, how to train, when to promote (zenml_pipelines/configs)."""
 
@@ -76,20 +60,39 @@ class RetrainingConfig(BaseModel):
 
     kind: ModelKind
     data_uri: str | None = None
-    training: TrainingOptions = Field(default_factory=TrainingOptions)
+    training: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Fields of mingo.models.ModelConfig (cutoff, horizon_days, ...), KIND aside.",
+    )
     promotion: PromotionPolicy | None = None
+
+    @model_validator(mode="after")
+    def _training_fits_model_config(self) -> RetrainingConfig:
+        # Validate here so a wrong training key fails when the YAML is read, naming it.
+        try:
+            self.model_config_for_training()
+        except ValidationError as error:
+            problems = "; ".join(
+                f"training.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()
+            )
+            raise ValueError(problems) from None
+        return self
 
     def policy(self) -> PromotionPolicy:
         return self.promotion or PromotionPolicy.default_for(self.kind)
 
     def model_config_for_training(self) -> models.ModelConfig:
-        return self.training.for_kind(self.kind)
+        return models.ModelConfig(kind=self.kind, **self.training)
+
+    def with_training(self, **overrides: Any) -> RetrainingConfig:
+        """A copy with some training fields replaced (CLI options over the YAML)."""
+        return RetrainingConfig.model_validate(
+            {**self.model_dump(), "training": {**self.training, **overrides}}
+        )
 
 
 def read_retraining_config(path: Path) -> RetrainingConfig:
     """Parse a pipeline YAML; a wrong key or value names the field and the file."""
-    from pydantic import ValidationError
-
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as error:

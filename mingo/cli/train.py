@@ -1,8 +1,103 @@
-"""`mingo train` (placeholder until its issue lands)."""
+"""`mingo train KIND --data URI ...`: run the ZenML retraining pipeline, print the decision.
+
+The decision JSON is the last line on stdout. Exit 0 when the run completed (promoted or
+not); 2 when the data is invalid; 3 when another retraining of KIND is running; 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from mingo import MODEL_KINDS, ModelKind
 
-def train() -> None:
-    """Not built yet."""
-    raise typer.Exit(code=1)
+EXIT_FAILED = 1
+EXIT_BAD_DATA = 2
+EXIT_BUSY = 3
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    print(f"mingo train: {message}", file=sys.stderr)
+    return typer.Exit(code=code)
+
+
+def parse_kind(value: str) -> ModelKind:
+    for kind in MODEL_KINDS:
+        if kind == value:
+            return kind
+    raise typer.BadParameter(f"KIND must be one of {', '.join(MODEL_KINDS)}, not {value!r}")
+
+
+def train(
+    kind: Annotated[str, typer.Argument(help="binary, multiclass or clustering")],
+    data: Annotated[
+        str | None, typer.Option("--data", help="Purchases: local path or s3://bucket/key")
+    ] = None,
+    cutoff: Annotated[
+        str | None, typer.Option("--cutoff", help="Holdout cutoff YYYY-MM-DD")
+    ] = None,
+    horizon: Annotated[
+        int | None, typer.Option("--horizon", help="Label window in days (binary)")
+    ] = None,
+    force_promote: Annotated[
+        bool, typer.Option("--force-promote", help="Promote whatever the margin (recorded)")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Train and compare; register and promote nothing")
+    ] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Pipeline YAML (default: the shipped one)")
+    ] = None,
+) -> None:
+    """Retrain KIND with the ZenML pipeline, judge it against the champion, maybe promote."""
+    from mingo.config import load_settings
+    from mingo.retraining import RetrainingInProgressError, retraining_lock
+
+    model_kind = parse_kind(kind)
+    settings = load_settings()
+    try:
+        # ZenML reads its paths at import: prepare it before anything imports zenml.
+        from zenml_pipelines.environment import prepare_zenml
+
+        prepare_zenml(settings)
+        from zenml_pipelines.run import load_config, run_retraining
+
+        pipeline_config = load_config(model_kind, config)
+    except ValueError as error:
+        raise _fail(str(error), EXIT_FAILED) from error
+
+    overrides: dict[str, object] = {}
+    if cutoff is not None:
+        try:
+            overrides["cutoff"] = date.fromisoformat(cutoff)
+        except ValueError as error:
+            raise _fail(f"--cutoff {cutoff!r} is not a date YYYY-MM-DD", EXIT_FAILED) from error
+    if horizon is not None:
+        if horizon <= 0:
+            raise _fail(f"--horizon must be a positive number of days, not {horizon}", EXIT_FAILED)
+        overrides["horizon_days"] = horizon
+    if overrides:
+        pipeline_config = pipeline_config.with_training(**overrides)
+    data_uri = data or pipeline_config.data_uri or settings.data_uri
+    if not data_uri:
+        raise _fail("no data: pass --data URI, set data_uri in the config or MINGO_DATA_URI", 1)
+
+    try:
+        with retraining_lock(model_kind, settings.home):
+            decision = run_retraining(
+                pipeline_config, data_uri, dry_run=dry_run, force_promote=force_promote
+            )
+    except RetrainingInProgressError as error:
+        raise _fail(str(error), EXIT_BUSY) from error
+    except Exception as error:
+        code = EXIT_BAD_DATA if type(error).__name__ == "DataError" else EXIT_FAILED
+        raise _fail(
+            f"retraining of {model_kind} failed, champion unchanged: "
+            f"{type(error).__name__}: {error}",
+            code,
+        ) from error
+    print(decision.model_dump_json(), flush=True)

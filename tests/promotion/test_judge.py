@@ -133,3 +133,10 @@ def test_margins_from_yaml_change_the_verdict(tmp_path: Path) -> None:
     tiny_win = ({"accuracy": 0.9001}, {"accuracy": 0.9})
     assert judge(*tiny_win, config.policy()).promote
     assert not judge(*tiny_win, BINARY).promote
+
+
+def test_unknown_training_field_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "typo.yaml"
+    path.write_text("kind: binary\ntraining:\n  horizon_dayz: 7\n")
+    with pytest.raises(ValueError, match=r"training\.horizon_dayz"):
+        read_retraining_config(path)
