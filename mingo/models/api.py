@@ -1,4 +1,4 @@
-"""The model interface every caller relies on (bodies filled by the Models issue).
+"""The model interface every caller relies on.
 
 Lifecycle: `build_datasets` splits purchases out of time into a training set and a holdout
 (features as of a cutoff, labels strictly after it) -> `fit` trains a `TrainedModel` ->
@@ -9,75 +9,79 @@ Persistence (done by the registry, not here): `TrainedModel.estimator` is logged
 `mlflow.sklearn.log_model(..., skops_trusted_types=SKOPS_TRUSTED_TYPES,
 metadata=trained.metadata)`; loading the MLmodel's `metadata` and the estimator back gives
 `TrainedModel(kind=metadata["kind"], estimator=..., metadata=...)`.
+
+Each kind lives in its own module (`binary`, `multiclass`, `clustering`) with the same five
+functions; this module dispatches on `ModelConfig.kind` / `TrainedModel.kind`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
+from types import ModuleType
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
-from mingo import ModelKind
+from mingo import MODEL_KINDS
+from mingo.models import binary, clustering, multiclass
+from mingo.models.base import SKOPS_TRUSTED_TYPES, Dataset, ModelConfig, TrainedModel
 
-# Fully qualified names of non-sklearn-default types the skops loader must trust.
-SKOPS_TRUSTED_TYPES: list[str] = []
+__all__ = [
+    "SKOPS_TRUSTED_TYPES",
+    "Dataset",
+    "ModelConfig",
+    "TrainedModel",
+    "baseline_metrics",
+    "build_datasets",
+    "fit",
+    "predict",
+    "score",
+]
 
-
-class ModelConfig(BaseModel):
-    """Knobs of one training run (pipeline YAML and CLI options map onto these)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: ModelKind
-    cutoff: date | None = Field(
-        default=None, description="Holdout cutoff; default: the last date minus the horizon."
-    )
-    horizon_days: int = Field(default=30, description="Binary label window (30 or 7).")
-    top_k_routes: int = Field(default=50, ge=2, description="Multiclass: routes kept + 'other'.")
-    n_clusters: int | None = Field(default=None, description="Clustering: fixed k or None.")
-    k_range: tuple[int, int] = (3, 8)
-    random_state: int = 42
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """Features as of `cutoff` for some customers, with their labels (None for clustering)."""
-
-    features: pd.DataFrame  # index: customer id; columns: feature names
-    labels: pd.Series | None
-    cutoff: date
+_MODULES: dict[str, ModuleType] = {
+    "binary": binary,
+    "multiclass": multiclass,
+    "clustering": clustering,
+}
 
 
-@dataclass
-class TrainedModel:
-    kind: ModelKind
-    estimator: Any  # a scikit-learn Pipeline (preprocessing inside)
-    metadata: dict[str, Any] = field(default_factory=dict)  # JSON-safe: features, classes, ...
+def _module(kind: str) -> ModuleType:
+    if kind not in _MODULES:
+        raise ValueError(f"unknown model kind {kind!r}; expected one of {list(MODEL_KINDS)}")
+    return _MODULES[kind]
 
 
 def build_datasets(purchases: pd.DataFrame, config: ModelConfig) -> tuple[Dataset, Dataset]:
     """(train, holdout), out of time: the holdout's cutoff is later than the training's."""
-    raise NotImplementedError
+    train, holdout = _module(config.kind).build_datasets(purchases, config)
+    return train, holdout
 
 
 def fit(train: Dataset, config: ModelConfig) -> TrainedModel:
-    raise NotImplementedError
+    trained: TrainedModel = _module(config.kind).fit(train, config)
+    return trained
 
 
 def score(model: TrainedModel, holdout: Dataset) -> dict[str, float]:
     """Contract metric names (accuracy, roc_auc, ... silhouette, davies_bouldin)."""
-    raise NotImplementedError
+    metrics: dict[str, float] = _module(model.kind).score(model, holdout)
+    return metrics
 
 
 def baseline_metrics(train: Dataset, holdout: Dataset, config: ModelConfig) -> dict[str, float]:
-    raise NotImplementedError
+    """The naive baseline's metrics on the same holdout, under the same names."""
+    metrics: dict[str, float] = _module(config.kind).baseline_metrics(train, holdout, config)
+    return metrics
 
 
 def predict(
     model: TrainedModel, purchases: pd.DataFrame, as_of: date | None
 ) -> list[dict[str, Any]]:
-    """One prediction dict per customer in `purchases` (shape per CONTRACT.md)."""
-    raise NotImplementedError
+    """One prediction dict per customer in `purchases` (shape per CONTRACT.md).
+
+    Features are computed as of `as_of`, or when it is None as of the latest purchase date in
+    `purchases`; customers come back in order of first appearance. A customer without any
+    purchase on or before that date is an error (ValueError naming them), never a guess.
+    """
+    predictions: list[dict[str, Any]] = _module(model.kind).predict(model, purchases, as_of)
+    return predictions
