@@ -1,0 +1,57 @@
+{{/*
+The model kinds this chart serves, in a fixed order; the names derived from them are binding.
+*/}}
+{{- define "mingo-prediction.kinds" -}}
+{{- list "binary" "multiclass" "clustering" | toJson -}}
+{{- end -}}
+
+{{/* Enabled kinds, as a JSON list. */}}
+{{- define "mingo-prediction.enabledKinds" -}}
+{{- $enabled := list -}}
+{{- range $kind := include "mingo-prediction.kinds" . | fromJsonArray -}}
+{{- $service := index $.Values.predictionServices $kind | default dict -}}
+{{- if $service.enabled -}}
+{{- $enabled = append $enabled $kind -}}
+{{- end -}}
+{{- end -}}
+{{- $enabled | toJson -}}
+{{- end -}}
+
+{{/* Settings of one service: serviceDefaults overridden by predictionServices.<kind>. */}}
+{{- define "mingo-prediction.settings" -}}
+{{- $root := .root -}}
+{{- $service := index $root.Values.predictionServices .kind | default dict -}}
+{{- mustMergeOverwrite (deepCopy $root.Values.serviceDefaults) (deepCopy $service) | toJson -}}
+{{- end -}}
+
+{{- define "mingo-prediction.serviceName" -}}
+{{- printf "%s-prediction" . -}}
+{{- end -}}
+
+{{- define "mingo-prediction.commonLabels" -}}
+app.kubernetes.io/part-of: mingo
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{/* Labels that select one service's pods; dict with root and kind. */}}
+{{- define "mingo-prediction.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "mingo-prediction.serviceName" .kind }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- end -}}
+
+{{- define "mingo-prediction.labels" -}}
+{{ include "mingo-prediction.selectorLabels" . }}
+{{ include "mingo-prediction.commonLabels" .root }}
+app.kubernetes.io/component: prediction
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+mingo.io/model-kind: {{ .kind }}
+{{- end -}}
+
+{{- define "mingo-prediction.configMapName" -}}
+mingo-prediction-config
+{{- end -}}
+
+{{- define "mingo-prediction.credentialsSecret" -}}
+{{- required "credentials.existingSecret must name the Secret holding the MLflow, S3 and API credentials (helm-values/README.md shows how to create it)" .Values.credentials.existingSecret -}}
+{{- end -}}
