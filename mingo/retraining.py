@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib
 import importlib.util
 import os
 from collections.abc import Iterator
@@ -207,8 +208,7 @@ def _figures(trained: models.TrainedModel, holdout: models.Dataset) -> dict[str,
     # Plots come from mingo.models.plots when that module is present.
     if importlib.util.find_spec("mingo.models.plots") is None:
         return {}
-    from mingo.models import plots
-
+    plots = importlib.import_module("mingo.models.plots")
     figures: dict[str, Any] = plots.figures(trained, holdout)
     return figures
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mingo import MODEL_KINDS, ModelKind
+
+if TYPE_CHECKING:
+    from mingo.config import Settings
+    from mingo.retraining import Decision
 
 EXIT_FAILED = 1
 EXIT_BAD_DATA = 2
@@ -60,16 +64,45 @@ def train(
     model_kind = parse_kind(kind)
     settings = load_settings()
     try:
-        # ZenML reads its paths at import: prepare it before anything imports zenml.
-        from zenml_pipelines.environment import prepare_zenml
+        # Taken first, so a second retraining of KIND gives up before any costly setup.
+        with retraining_lock(model_kind, settings.home):
+            decision = _prepare_and_run(
+                model_kind, settings, data, cutoff, horizon, config, dry_run, force_promote
+            )
+    except RetrainingInProgressError as error:
+        raise _fail(str(error), EXIT_BUSY) from error
+    except typer.Exit:
+        raise
+    except Exception as error:
+        code = EXIT_BAD_DATA if type(error).__name__ == "DataError" else EXIT_FAILED
+        raise _fail(
+            f"retraining of {model_kind} failed, champion unchanged: "
+            f"{type(error).__name__}: {error}",
+            code,
+        ) from error
+    print(decision.model_dump_json(), flush=True)
 
-        prepare_zenml(settings)
-        from zenml_pipelines.run import load_config, run_retraining
 
-        pipeline_config = load_config(model_kind, config)
+def _prepare_and_run(
+    kind: ModelKind,
+    settings: Settings,
+    data: str | None,
+    cutoff: str | None,
+    horizon: int | None,
+    config: Path | None,
+    dry_run: bool,
+    force_promote: bool,
+) -> Decision:
+    # ZenML reads its paths at import: prepare it before anything imports zenml.
+    from zenml_pipelines.environment import prepare_zenml
+
+    prepare_zenml(settings)
+    from zenml_pipelines.run import load_config, run_retraining
+
+    try:
+        pipeline_config = load_config(kind, config)
     except ValueError as error:
         raise _fail(str(error), EXIT_FAILED) from error
-
     overrides: dict[str, object] = {}
     if cutoff is not None:
         try:
@@ -84,20 +117,7 @@ def train(
         pipeline_config = pipeline_config.with_training(**overrides)
     data_uri = data or pipeline_config.data_uri or settings.data_uri
     if not data_uri:
-        raise _fail("no data: pass --data URI, set data_uri in the config or MINGO_DATA_URI", 1)
-
-    try:
-        with retraining_lock(model_kind, settings.home):
-            decision = run_retraining(
-                pipeline_config, data_uri, dry_run=dry_run, force_promote=force_promote
-            )
-    except RetrainingInProgressError as error:
-        raise _fail(str(error), EXIT_BUSY) from error
-    except Exception as error:
-        code = EXIT_BAD_DATA if type(error).__name__ == "DataError" else EXIT_FAILED
         raise _fail(
-            f"retraining of {model_kind} failed, champion unchanged: "
-            f"{type(error).__name__}: {error}",
-            code,
-        ) from error
-    print(decision.model_dump_json(), flush=True)
+            "no data: pass --data URI, set data_uri in the config or MINGO_DATA_URI", EXIT_FAILED
+        )
+    return run_retraining(pipeline_config, data_uri, dry_run=dry_run, force_promote=force_promote)

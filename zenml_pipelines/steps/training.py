@@ -42,4 +42,8 @@ def evaluate_model(
     Annotated[dict[str, float], "candidate_metrics"],
     Annotated[dict[str, float], "baseline_metrics"],
 ]:
-    return retraining.evaluate(trained, train, holdout, config.model_config_for_training())
+    # A literal tuple: ZenML reads the return statement to see two outputs.
+    metrics, baseline = retraining.evaluate(
+        trained, train, holdout, config.model_config_for_training()
+    )
+    return metrics, baseline
