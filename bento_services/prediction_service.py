@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from mingo import ModelKind
 from mingo.config import load_settings
+from mingo.serving.batching import MicroBatcher
 from mingo.serving.champion import ChampionUnavailable, load_champion
 from mingo.serving.predictor import ChampionPredictor, NoChampionLoaded, RejectedRequest
 from mingo.serving.request_guard import RequestGuard
@@ -60,6 +61,7 @@ def build_prediction_service(kind: ModelKind) -> Any:
             threadpool_limits(limits=int(os.environ.get("OMP_NUM_THREADS", "1")))
             tracking_uri = load_settings().mlflow_tracking_uri
             self.predictor = ChampionPredictor(kind, partial(load_champion, kind, tracking_uri))
+            self.batcher = MicroBatcher(self.predictor.predict)
             if not self.predictor.try_load():
                 self.predictor.keep_trying_until_loaded(CHAMPION_POLL_SECONDS)
 
@@ -67,12 +69,13 @@ def build_prediction_service(kind: ModelKind) -> Any:
             return self.predictor.ready
 
         @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=RESPONSE_MODELS[kind])
-        def predict(
+        async def predict(
             self, customers: list[CustomerHistory], as_of: date | None, ctx: bentoml.Context
         ) -> Any:
+            # The body was validated against PredictRequest by BentoML already.
             request = PredictRequest.model_construct(customers=customers, as_of=as_of)
             try:
-                response = self.predictor.predict(request)
+                response = await self.batcher.submit(request)
             except RejectedRequest as error:
                 return error_response(422, str(error), error.detail)
             except NoChampionLoaded as error:

@@ -1,15 +1,14 @@
 """`mingo serve KIND [--port P]`: run that BentoML prediction service locally.
 
-The service runs as `bentoml serve` in a child process; this command only chooses the service
-and sets the thread environment. Each worker gets one OpenMP/BLAS thread: scikit-learn's
-OpenMP pools in several workers oversubscribe a small machine and collapse throughput, so
-the service scales with workers, never with threads inside a worker.
+The command becomes `bentoml serve` of the service (exec, so signals reach it directly); it
+only chooses the service and sets the thread environment. Each worker gets one OpenMP/BLAS
+thread: scikit-learn's OpenMP pools in several workers oversubscribe a small machine and
+collapse throughput, so the service scales with workers, never with threads in a worker.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -64,7 +63,6 @@ def serve(
     """Run the BentoML prediction service for KIND; it loads mingo-KIND@champion at start."""
     command = serve_command(kind, port, host)
     typer.echo(f"serving mingo-{kind}@champion on http://{host}:{port} ({workers} worker(s))")
-    completed = subprocess.run(
-        command, env=serve_environment(workers, threads_per_worker), check=False
-    )
-    raise typer.Exit(code=completed.returncode)
+    sys.stdout.flush()
+    # Replace this process, so that signals (Ctrl+C, SIGTERM from a supervisor) reach BentoML.
+    os.execve(command[0], command, serve_environment(workers, threads_per_worker))

@@ -32,15 +32,16 @@ def load_champion(kind: ModelKind, tracking_uri: str) -> LoadedChampion:
     import mlflow
     import mlflow.sklearn
     from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
 
     name = registered_model_name(kind)
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    # An unreachable registry surfaces as many exception types (HTTP, SQL, S3 clients); to a
+    # service they all mean the same: no champion now, keep whatever is already loaded.
     try:
         version = client.get_model_version_by_alias(name, CHAMPION_ALIAS).version
-    except MlflowException as error:
+    except Exception as error:
         raise ChampionUnavailable(
-            f"no {name}@{CHAMPION_ALIAS} in the registry at {tracking_uri}: {error.message}"
+            f"no {name}@{CHAMPION_ALIAS} in the registry at {tracking_uri}: {error}"
         ) from error
     uri = f"models:/{name}/{version}"
     # The model URI resolves through the global registry URI, so point it at the same store.
@@ -49,7 +50,7 @@ def load_champion(kind: ModelKind, tracking_uri: str) -> LoadedChampion:
     try:
         estimator = mlflow.sklearn.load_model(uri)
         metadata = dict(mlflow.models.get_model_info(uri).metadata or {})
-    except (MlflowException, OSError) as error:
+    except Exception as error:
         raise ChampionUnavailable(f"could not load {uri}: {error}") from error
     if metadata.get("kind") != kind:
         raise ChampionUnavailable(
