@@ -1,0 +1,242 @@
+"""charts/mingo-prediction renders valid Kubernetes 1.33 objects that fit together."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from tests.k8s.conftest import VALUES_FILES, RenderedChart
+from tests.k8s.helm import CHART_DIR, NAMESPACE, HelmError, render_chart, run_helm
+
+KUBERNETES_VERSION = "1.33"
+SERVICE_NAMES = ["binary-prediction", "multiclass-prediction", "clustering-prediction"]
+SERVING_PORT = 3000
+REQUIRED_ENV = {
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_S3_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "MINGO_API_KEY",
+    "OMP_NUM_THREADS",
+}
+
+
+def labels_match(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def pod_template_labels(deployment: dict[str, Any]) -> dict[str, str]:
+    return dict(deployment["spec"]["template"]["metadata"]["labels"])
+
+
+def only_container(deployment: dict[str, Any]) -> dict[str, Any]:
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return dict(containers[0])
+
+
+@pytest.mark.parametrize("values_name", sorted(VALUES_FILES))
+def test_helm_lint_passes_strictly(values_name: str) -> None:
+    args = ["lint", "--strict", str(CHART_DIR), "--namespace", NAMESPACE]
+    for values_file in VALUES_FILES[values_name]:
+        args += ["-f", str(values_file)]
+    output = run_helm(*args)
+    assert "0 chart(s) failed" in output
+
+
+def test_every_object_is_valid_for_kubernetes_1_33(rendered: RenderedChart) -> None:
+    assert rendered.objects
+    for obj in rendered.objects:
+        # strict=True rejects any field the 1.33 schema does not know.
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+
+
+def test_the_validator_rejects_an_unknown_field(rendered: RenderedChart) -> None:
+    deployment = rendered.named("Deployment", "binary-prediction")
+    broken = {**deployment, "spec": {**deployment["spec"], "replicaz": 2}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+def test_all_objects_land_in_the_mingo_namespace(rendered: RenderedChart) -> None:
+    for obj in rendered.objects:
+        assert obj["metadata"]["namespace"] == NAMESPACE, obj["metadata"]["name"]
+
+
+def test_the_three_deployments_and_services_carry_the_contract_names(
+    rendered: RenderedChart,
+) -> None:
+    deployments = sorted(obj["metadata"]["name"] for obj in rendered.of_kind("Deployment"))
+    services = sorted(obj["metadata"]["name"] for obj in rendered.of_kind("Service"))
+    assert deployments == sorted(SERVICE_NAMES)
+    assert services == sorted(SERVICE_NAMES)
+
+
+def test_deployment_selectors_match_their_pod_template_labels(rendered: RenderedChart) -> None:
+    for deployment in rendered.of_kind("Deployment"):
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        assert selector, deployment["metadata"]["name"]
+        assert labels_match(selector, pod_template_labels(deployment))
+
+
+def test_each_service_selects_exactly_its_own_deployment_pods(rendered: RenderedChart) -> None:
+    deployments = rendered.of_kind("Deployment")
+    for name in SERVICE_NAMES:
+        service = rendered.named("Service", name)
+        selected = [
+            deployment["metadata"]["name"]
+            for deployment in deployments
+            if labels_match(service["spec"]["selector"], pod_template_labels(deployment))
+        ]
+        assert selected == [name]
+        (port,) = service["spec"]["ports"]
+        assert port["port"] == SERVING_PORT
+        container_ports = {
+            p["name"]: p["containerPort"]
+            for p in only_container(rendered.named("Deployment", name))["ports"]
+        }
+        assert container_ports[port["targetPort"]] == SERVING_PORT
+
+
+def test_probes_hit_livez_and_readyz_on_the_serving_port(rendered: RenderedChart) -> None:
+    for deployment in rendered.of_kind("Deployment"):
+        container = only_container(deployment)
+        named_ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        probes = {
+            kind: container[kind]["httpGet"]
+            for kind in ("startupProbe", "livenessProbe", "readinessProbe")
+        }
+        assert probes["livenessProbe"]["path"] == "/livez"
+        assert probes["startupProbe"]["path"] == "/livez"
+        assert probes["readinessProbe"]["path"] == "/readyz"
+        for probe in probes.values():
+            assert named_ports[probe["port"]] == SERVING_PORT
+
+
+def test_rollouts_never_drop_below_the_ready_count(rendered: RenderedChart) -> None:
+    for deployment in rendered.of_kind("Deployment"):
+        strategy = deployment["spec"]["strategy"]
+        assert strategy["type"] == "RollingUpdate"
+        assert strategy["rollingUpdate"]["maxUnavailable"] == 0
+        assert strategy["rollingUpdate"]["maxSurge"] >= 1
+
+
+def test_containers_run_non_root_on_a_read_only_root_filesystem(rendered: RenderedChart) -> None:
+    for deployment in rendered.of_kind("Deployment"):
+        pod_spec = deployment["spec"]["template"]["spec"]
+        assert pod_spec["securityContext"]["runAsNonRoot"] is True
+        assert pod_spec["securityContext"]["runAsUser"] != 0
+        assert pod_spec["automountServiceAccountToken"] is False
+        container = only_container(deployment)
+        security = container["securityContext"]
+        assert security["readOnlyRootFilesystem"] is True
+        assert security["allowPrivilegeEscalation"] is False
+        assert security["capabilities"]["drop"] == ["ALL"]
+        assert container["resources"]["requests"] and container["resources"]["limits"]
+
+        empty_dirs = {v["name"] for v in pod_spec["volumes"] if "emptyDir" in v}
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        assert mounts["/tmp"] in empty_dirs
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        bentoml_home = env["BENTOML_HOME"]
+        assert any(
+            bentoml_home.startswith(path + "/") and name in empty_dirs
+            for path, name in mounts.items()
+        ), f"BENTOML_HOME {bentoml_home} is not on a writable emptyDir"
+
+
+def test_configuration_comes_from_the_configmap_and_credentials_from_the_secret(
+    rendered: RenderedChart,
+) -> None:
+    (config_map,) = rendered.of_kind("ConfigMap")
+    for deployment in rendered.of_kind("Deployment"):
+        container = only_container(deployment)
+        from_config_map = {
+            ref["configMapRef"]["name"] for ref in container["envFrom"] if "configMapRef" in ref
+        }
+        assert from_config_map == {config_map["metadata"]["name"]}
+        secret_refs = {
+            e["name"]: e["valueFrom"]["secretKeyRef"]
+            for e in container["env"]
+            if "secretKeyRef" in e.get("valueFrom", {})
+        }
+        literal_env = {e["name"] for e in container["env"] if "value" in e}
+        assert {
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "MINGO_API_KEY",
+            "MLFLOW_TRACKING_PASSWORD",
+        } <= set(secret_refs)
+        assert not literal_env & set(secret_refs)
+        assert {ref["name"] for ref in secret_refs.values()} == {"mingo-prediction-credentials"}
+        provided = set(config_map["data"]) | set(secret_refs)
+        assert provided >= REQUIRED_ENV
+    assert config_map["data"]["OMP_NUM_THREADS"] == "1"
+
+
+def test_autoscalers_and_disruption_budgets_target_the_deployments(
+    rendered: RenderedChart,
+) -> None:
+    deployments = {d["metadata"]["name"]: d for d in rendered.of_kind("Deployment")}
+    autoscalers = rendered.of_kind("HorizontalPodAutoscaler")
+    budgets = rendered.of_kind("PodDisruptionBudget")
+    if rendered.values_name == "values-kind.yaml":
+        assert autoscalers == [] and budgets == []
+        assert all(d["spec"]["replicas"] == 1 for d in deployments.values())
+        return
+    assert sorted(h["spec"]["scaleTargetRef"]["name"] for h in autoscalers) == sorted(SERVICE_NAMES)
+    for autoscaler in autoscalers:
+        target = autoscaler["spec"]["scaleTargetRef"]
+        assert target["kind"] == "Deployment" and target["apiVersion"] == "apps/v1"
+        assert autoscaler["spec"]["minReplicas"] >= 2
+        # The HPA owns the replica count; a fixed one would fight it on every helm upgrade.
+        assert "replicas" not in deployments[target["name"]]["spec"]
+    for budget in budgets:
+        selector = budget["spec"]["selector"]["matchLabels"]
+        selected = [
+            name
+            for name, deployment in deployments.items()
+            if labels_match(selector, pod_template_labels(deployment))
+        ]
+        assert selected == [budget["metadata"]["name"]]
+
+
+def test_network_policy_admits_only_the_serving_port_to_the_prediction_pods(
+    rendered: RenderedChart,
+) -> None:
+    (policy,) = rendered.of_kind("NetworkPolicy")
+    spec = policy["spec"]
+    assert set(spec["policyTypes"]) == {"Ingress", "Egress"}
+    for deployment in rendered.of_kind("Deployment"):
+        assert labels_match(spec["podSelector"]["matchLabels"], pod_template_labels(deployment))
+    (ingress,) = spec["ingress"]
+    assert ingress["ports"] == [{"port": "http", "protocol": "TCP"}]
+    allowed_namespaces = {
+        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for peer in ingress["from"]
+        if "namespaceSelector" in peer
+    }
+    assert allowed_namespaces == {"airflow"}
+
+
+def test_rendering_without_a_credentials_secret_fails_with_a_clear_message() -> None:
+    with pytest.raises(HelmError, match=r"credentials\.existingSecret must name the Secret"):
+        render_chart([], set_values=["credentials.existingSecret="])
+
+
+def test_a_disabled_kind_is_absent_everywhere_including_rbac() -> None:
+    objects = render_chart([], set_values=["predictionServices.clustering.enabled=false"])
+    names = {(obj["kind"], obj["metadata"]["name"]) for obj in objects}
+    assert ("Deployment", "clustering-prediction") not in names
+    assert ("Service", "clustering-prediction") not in names
+    (redeployer,) = [
+        obj
+        for obj in objects
+        if obj["kind"] == "Role" and obj["metadata"]["name"] == "mingo-prediction-redeployer"
+    ]
+    assert redeployer["rules"][0]["resourceNames"] == [
+        "binary-prediction",
+        "multiclass-prediction",
+    ]
