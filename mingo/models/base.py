@@ -40,7 +40,7 @@ class ModelConfig(BaseModel):
         default=180, ge=1, description="Multiclass: the next route is the first one in this window."
     )
     training_snapshots: int = Field(
-        default=3,
+        default=6,
         ge=1,
         description=(
             "Binary and multiclass: training cutoffs stacked (T-W, T-2W, ...; W the label "

@@ -84,7 +84,7 @@ def _labelled_set(
     )
 
 
-def _class_of(keys: pd.Series, vocabulary: list[Route]) -> np.ndarray:
+def class_of(keys: pd.Series, vocabulary: list[Route]) -> np.ndarray:
     index = {route_key(o, d): i for i, (o, d) in enumerate(vocabulary)}
     return np.array([index.get(k, len(vocabulary)) for k in keys.astype(str)], dtype=np.int64)
 
@@ -93,7 +93,7 @@ def _vocabulary(model: TrainedModel) -> list[Route]:
     return [(r["origin"], r["destination"]) for r in model.metadata["route_classes"]]
 
 
-def _inputs_for(model: TrainedModel, dataset: Dataset) -> pd.DataFrame:
+def inputs_for(model: TrainedModel, dataset: Dataset) -> pd.DataFrame:
     """The dataset's features, re-encoded from its history when its vocabulary differs."""
     vocabulary = _vocabulary(model)
     if dataset.route_vocabulary == vocabulary:
@@ -119,7 +119,7 @@ def fit(train: Dataset, config: ModelConfig) -> TrainedModel:
         raise ValueError(f"no customer bought in the label window after {train.cutoff}")
     vocabulary = train.route_vocabulary
     k = len(vocabulary)
-    classes = _class_of(train.labels, vocabulary)
+    classes = class_of(train.labels, vocabulary)
     if len(np.unique(classes)) < 2:
         raise ValueError("training labels hold a single route class: more data or a larger top_k")
     columns = route_feature_columns(k)
@@ -149,8 +149,8 @@ def probabilities(model: TrainedModel, features: pd.DataFrame) -> tuple[np.ndarr
 def score(model: TrainedModel, holdout: Dataset) -> dict[str, float]:
     if holdout.labels is None:
         raise ValueError("the multiclass holdout needs labels")
-    proba, classes = probabilities(model, _inputs_for(model, holdout))
-    return multiclass_metrics(_class_of(holdout.labels, _vocabulary(model)), proba, classes)
+    proba, classes = probabilities(model, inputs_for(model, holdout))
+    return multiclass_metrics(class_of(holdout.labels, _vocabulary(model)), proba, classes)
 
 
 def baseline_metrics(train: Dataset, holdout: Dataset, config: ModelConfig) -> dict[str, float]:
@@ -164,7 +164,7 @@ def baseline_metrics(train: Dataset, holdout: Dataset, config: ModelConfig) -> d
     scores = shares + popularity
     top = holdout.features["top_route_class"].to_numpy().astype(np.int64)
     scores[np.arange(len(top)), top] += 1.0  # the most frequent route (ties: most recent) first
-    labels = _class_of(holdout.labels, holdout.route_vocabulary)
+    labels = class_of(holdout.labels, holdout.route_vocabulary)
     return multiclass_metrics(labels, scores, np.arange(k + 1))
 
 

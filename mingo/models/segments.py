@@ -60,7 +60,7 @@ def _names(means: pd.DataFrame, overall: pd.Series, spread: pd.Series) -> dict[i
         index=means.index,
     )
     chosen = {int(s): str(traits.loc[s].idxmax()) for s in means.index}
-    recency = {int(s): float(v) for s, v in means["recency_days"].items()}
+    recency = dict(zip(means.index.astype(int), means["recency_days"].astype(float), strict=True))
     names: dict[int, str] = {}
     for segment, trait in chosen.items():
         peers = [s for s, t in chosen.items() if t == trait]
