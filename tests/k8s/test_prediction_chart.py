@@ -6,9 +6,10 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+import yaml
 
 from tests.k8s.conftest import VALUES_FILES, RenderedChart
-from tests.k8s.helm import CHART_DIR, NAMESPACE, HelmError, render_chart, run_helm
+from tests.k8s.helm import CHART_DIR, NAMESPACE, REPO_ROOT, HelmError, render_chart, run_helm
 
 KUBERNETES_VERSION = "1.33"
 SERVICE_NAMES = ["binary-prediction", "multiclass-prediction", "clustering-prediction"]
@@ -147,33 +148,52 @@ def test_containers_run_non_root_on_a_read_only_root_filesystem(rendered: Render
         ), f"BENTOML_HOME {bentoml_home} is not on a writable emptyDir"
 
 
-def test_configuration_comes_from_the_configmap_and_credentials_from_the_secret(
+def test_configuration_comes_from_configmaps_and_credentials_from_secrets(
     rendered: RenderedChart,
 ) -> None:
-    (config_map,) = rendered.of_kind("ConfigMap")
+    config_maps = {c["metadata"]["name"]: c["data"] for c in rendered.of_kind("ConfigMap")}
+    assert set(config_maps) == {"mingo-config", "mingo-prediction-config"}
+    # The retraining pods read mingo-config too (dags/mingo_retrain.yaml), so it carries no
+    # serving-only thread limits.
+    assert "OMP_NUM_THREADS" not in config_maps["mingo-config"]
+    assert config_maps["mingo-prediction-config"]["OMP_NUM_THREADS"] == "1"
     for deployment in rendered.of_kind("Deployment"):
         container = only_container(deployment)
-        from_config_map = {
+        from_config_maps = {
             ref["configMapRef"]["name"] for ref in container["envFrom"] if "configMapRef" in ref
         }
-        assert from_config_map == {config_map["metadata"]["name"]}
+        assert from_config_maps == set(config_maps)
         secret_refs = {
             e["name"]: e["valueFrom"]["secretKeyRef"]
             for e in container["env"]
             if "secretKeyRef" in e.get("valueFrom", {})
         }
         literal_env = {e["name"] for e in container["env"] if "value" in e}
-        assert {
+        assert set(secret_refs) == {
             "AWS_ACCESS_KEY_ID",
             "AWS_SECRET_ACCESS_KEY",
             "MINGO_API_KEY",
+            "MLFLOW_TRACKING_USERNAME",
             "MLFLOW_TRACKING_PASSWORD",
-        } <= set(secret_refs)
+        }
         assert not literal_env & set(secret_refs)
-        assert {ref["name"] for ref in secret_refs.values()} == {"mingo-prediction-credentials"}
-        provided = set(config_map["data"]) | set(secret_refs)
+        provided = set(secret_refs).union(*(set(data) for data in config_maps.values()))
         assert provided >= REQUIRED_ENV
-    assert config_map["data"]["OMP_NUM_THREADS"] == "1"
+
+
+def test_secret_names_match_what_the_retraining_dags_read(rendered: RenderedChart) -> None:
+    dag_config = yaml.safe_load((REPO_ROOT / "dags" / "mingo_retrain.yaml").read_text())
+    dag_secrets = dag_config["kubernetes"]["secret_env"]
+    deployment = rendered.named("Deployment", "binary-prediction")
+    for entry in only_container(deployment)["env"]:
+        ref = entry.get("valueFrom", {}).get("secretKeyRef")
+        if ref and entry["name"] in dag_secrets:
+            assert (ref["name"], ref["key"]) == (
+                dag_secrets[entry["name"]]["secret"],
+                dag_secrets[entry["name"]]["key"],
+            ), entry["name"]
+    assert dag_config["kubernetes"]["config_map"] == "mingo-config"
+    assert dag_config["kubernetes"]["service_account"] == "mingo-pipeline"
 
 
 def test_autoscalers_and_disruption_budgets_target_the_deployments(
@@ -219,11 +239,18 @@ def test_network_policy_admits_only_the_serving_port_to_the_prediction_pods(
         if "namespaceSelector" in peer
     }
     assert allowed_namespaces == {"airflow"}
+    (same_namespace_peer,) = [peer for peer in ingress["from"] if "podSelector" in peer]
+    # The labels dags/mingo_dags/pod_step.py puts on the retraining step pods.
+    retraining_pod_labels = {
+        "app.kubernetes.io/part-of": "mingo",
+        "app.kubernetes.io/component": "retraining",
+    }
+    assert labels_match(same_namespace_peer["podSelector"]["matchLabels"], retraining_pod_labels)
 
 
-def test_rendering_without_a_credentials_secret_fails_with_a_clear_message() -> None:
-    with pytest.raises(HelmError, match=r"credentials\.existingSecret must name the Secret"):
-        render_chart([], set_values=["credentials.existingSecret="])
+def test_rendering_without_a_secret_name_fails_with_a_clear_message() -> None:
+    with pytest.raises(HelmError, match=r"secretEnv\.MINGO_API_KEY\.secret must name a Secret"):
+        render_chart([], set_values=["secretEnv.MINGO_API_KEY.secret="])
 
 
 def test_a_disabled_kind_is_absent_everywhere_including_rbac() -> None:

@@ -48,10 +48,10 @@ app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
 mingo.io/model-kind: {{ .kind }}
 {{- end -}}
 
-{{- define "mingo-prediction.configMapName" -}}
-mingo-prediction-config
+{{- define "mingo-prediction.platformConfigMapName" -}}
+mingo-config
 {{- end -}}
 
-{{- define "mingo-prediction.credentialsSecret" -}}
-{{- required "credentials.existingSecret must name the Secret holding the MLflow, S3 and API credentials (helm-values/README.md shows how to create it)" .Values.credentials.existingSecret -}}
+{{- define "mingo-prediction.servingConfigMapName" -}}
+mingo-prediction-config
 {{- end -}}
