@@ -1,0 +1,117 @@
+"""The retraining DAGs' configuration: dags/mingo_retrain.yaml plus environment overrides."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+Kind = Literal["binary", "multiclass", "clustering"]
+Runner = Literal["kubernetes", "local"]
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "mingo_retrain.yaml"
+CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
+MANUAL_ONLY = {"none", "manual", ""}
+
+
+class DagConfigError(ValueError):
+    """The DAG configuration is invalid; the message names the file and the field."""
+
+
+class SecretEnv(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    secret: str = Field(min_length=1)
+    key: str = Field(min_length=1)
+
+
+class Resources(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    requests: dict[str, str] = Field(default_factory=dict)
+    limits: dict[str, str] = Field(default_factory=dict)
+
+
+class KubernetesConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    namespace: str = "mingo"
+    image: str
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    service_account: str
+    config_map: str
+    secret_env: dict[str, SecretEnv] = Field(default_factory=dict)
+    step_resources: Resources = Field(default_factory=Resources)
+    rollout_timeout_seconds: int = Field(default=600, gt=0)
+
+
+class ModelDagConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schedule: str | None = Field(description="Cron expression; null = manual triggers only")
+    train_timeout_minutes: int = Field(default=120, gt=0)
+    train_resources: Resources = Field(default_factory=Resources)
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron_or_preset(cls, value: str | None) -> str | None:
+        if value is None or value.strip().lower() in MANUAL_ONLY:
+            return None
+        value = value.strip()
+        if value.startswith("@"):
+            return value
+        fields = value.split()
+        if len(fields) not in (5, 6) or not all(CRON_FIELD.match(part) for part in fields):
+            raise ValueError(f"{value!r} is not a cron expression (5 fields) or @preset")
+        return value
+
+
+class DagConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    runner: Runner = "kubernetes"
+    owner: str = "mingo"
+    retries: int = Field(default=2, ge=0)
+    retry_delay_minutes: float = Field(default=2, gt=0)
+    retry_exponential_backoff: float = Field(default=2.0, ge=0)
+    max_retry_delay_minutes: float = Field(default=30, gt=0)
+    dagrun_timeout_minutes: int = Field(default=240, gt=0)
+    kubernetes: KubernetesConfig
+    models: dict[Kind, ModelDagConfig]
+
+
+def schedule_variable(kind: str) -> str:
+    """The environment variable that overrides the schedule of KIND's DAG."""
+    return f"MINGO_RETRAIN_SCHEDULE_{kind.upper()}"
+
+
+def load_dag_config(path: Path | None = None, environ: dict[str, str] | None = None) -> DagConfig:
+    """Read the YAML file (MINGO_DAGS_CONFIG or the shipped one) and apply the overrides."""
+    env = dict(os.environ if environ is None else environ)
+    config_path = Path(path or env.get("MINGO_DAGS_CONFIG") or DEFAULT_CONFIG_PATH)
+    try:
+        raw = yaml.safe_load(config_path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise DagConfigError(f"cannot read the DAG configuration {config_path}: {error}") from error
+    if not isinstance(raw, dict):
+        raise DagConfigError(f"{config_path}: expected a mapping at the top level")
+    if env.get("MINGO_RUNNER"):
+        raw["runner"] = env["MINGO_RUNNER"]
+    if env.get("MINGO_PIPELINE_IMAGE"):
+        raw.setdefault("kubernetes", {})["image"] = env["MINGO_PIPELINE_IMAGE"]
+    for kind, model in (raw.get("models") or {}).items():
+        override = env.get(schedule_variable(str(kind)))
+        if override is not None and isinstance(model, dict):
+            model["schedule"] = override
+    try:
+        return DagConfig.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}"
+            for issue in error.errors()
+        )
+        raise DagConfigError(f"{config_path} (with environment overrides): {problems}") from error

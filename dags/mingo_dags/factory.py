@@ -1,0 +1,167 @@
+"""Builds the retraining DAG of one model KIND from the configuration."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.sdk import DAG, BaseOperator, chain
+
+from mingo_dags import commands, registry_tasks
+from mingo_dags.config import DagConfig, Resources
+from mingo_dags.params import retrain_params
+
+START_DATE = datetime(2026, 1, 1)
+STEP_TIMEOUT = timedelta(minutes=15)
+SMOKE_TEST_TIMEOUT = timedelta(minutes=10)
+BAD_DATA_EXIT_CODE = 2
+
+
+def dag_id(kind: str) -> str:
+    return f"mingo_retrain_{kind}"
+
+
+def doc_md(kind: str, config: DagConfig) -> str:
+    model = config.models[kind]  # type: ignore[index]
+    schedule = model.schedule or "manual triggers only"
+    return f"""
+### Retrain `mingo-{kind}`, promote if better, roll the service
+
+Schedule: `{schedule}` (override: `MINGO_RETRAIN_SCHEDULE_{kind.upper()}`, or edit
+`dags/mingo_retrain.yaml`). Runner: **{config.runner}** (`MINGO_RUNNER`).
+
+1. **validate_data**: `mingo data validate <data_uri>`; bad data fails the run at once
+   (which column, which rows, which rule is in the log).
+2. **champion_before**: reads the champion of `mingo-{kind}` in the MLflow registry.
+3. **retrain**: `mingo train {kind} --data <data_uri> ...` runs the ZenML pipeline: train,
+   score the candidate and the champion on the same fresh holdout, promote on a win
+   (in the cluster: a pod from the pipeline image in namespace `{config.kubernetes.namespace}`).
+4. **decide**: compares the champion alias with step 2. The registry is the source of truth;
+   the new version's `mingo.decision.*` tags hold the reason.
+   - not promoted: **not_promoted** logs the reason and the run ends green;
+   - promoted: **redeploy** rolls Deployment `{kind}-prediction` to the new champion and
+     waits for the rollout, then **smoke_test** calls `/readyz` and `/predict` and checks the
+     served version is the champion.
+5. If the redeploy or the smoke test fails: **rollback** moves the champion alias back to
+   `previous` and redeploys it, then **fail_after_rollback** fails the run with the details.
+
+Trigger with config to change the data, cutoff, horizon, margin, or to force / dry-run.
+In local mode (`MINGO_RUNNER=local`) the same commands run as local processes; the redeploy
+step reloads the local service at `MINGO_PREDICTION_URL` or logs that there is nothing to
+roll, and the smoke test runs against a throwaway `mingo serve {kind}`.
+"""
+
+
+def make_step(
+    config: DagConfig,
+    kind: str,
+    task_id: str,
+    command_builder: commands.CommandBuilder,
+    *,
+    resources: Resources | None = None,
+    final_exit_codes: tuple[int, ...] = (),
+    **operator_kwargs: Any,
+) -> BaseOperator:
+    """One `mingo` command as a pod (kubernetes runner) or a local process (local runner).
+
+    `final_exit_codes` (local runner): exits that fail without retry, e.g. bad data.
+    """
+    if config.runner == "kubernetes":
+        from mingo_dags.pod_step import pod_step
+
+        return pod_step(
+            task_id=task_id,
+            kind=kind,
+            command_builder=command_builder,
+            cluster=config.kubernetes,
+            resources=resources,
+            **operator_kwargs,
+        )
+    from mingo_dags.local_step import LocalServiceSmokeTestOperator, MingoProcessOperator
+
+    if task_id == "smoke_test":
+        return LocalServiceSmokeTestOperator(
+            task_id=task_id, kind=kind, command_builder=command_builder, **operator_kwargs
+        )
+    return MingoProcessOperator(
+        task_id=task_id,
+        command_builder=command_builder,
+        final_exit_codes=final_exit_codes,
+        **operator_kwargs,
+    )
+
+
+def build_retrain_dag(kind: str, config: DagConfig) -> DAG:
+    model = config.models[kind]  # type: ignore[index]
+    namespace = config.kubernetes.namespace
+    rollout_timeout = config.kubernetes.rollout_timeout_seconds
+    local = config.runner == "local"
+    with DAG(
+        dag_id=dag_id(kind),
+        description=f"Retrain mingo-{kind}, promote it if it beats the champion, redeploy",
+        schedule=model.schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        dagrun_timeout=timedelta(minutes=config.dagrun_timeout_minutes),
+        default_args={
+            "owner": config.owner,
+            "retries": config.retries,
+            "retry_delay": timedelta(minutes=config.retry_delay_minutes),
+            "retry_exponential_backoff": config.retry_exponential_backoff,
+            "max_retry_delay": timedelta(minutes=config.max_retry_delay_minutes),
+            "execution_timeout": STEP_TIMEOUT,
+        },
+        params=retrain_params(kind),
+        tags={"mingo", "retraining", kind, config.runner},
+        doc_md=doc_md(kind, config),
+    ) as dag:
+        validate_data = make_step(
+            config,
+            kind,
+            "validate_data",
+            commands.validate_command,
+            final_exit_codes=(BAD_DATA_EXIT_CODE,),
+        )
+        before = registry_tasks.champion_before(kind)
+        retrain = make_step(
+            config,
+            kind,
+            "retrain",
+            commands.train_command(kind),
+            resources=model.train_resources,
+            execution_timeout=timedelta(minutes=model.train_timeout_minutes),
+            retries=min(config.retries, 1),
+            final_exit_codes=(BAD_DATA_EXIT_CODE,),
+        )
+        decide = registry_tasks.decide(kind, before)
+        redeploy = make_step(
+            config,
+            kind,
+            registry_tasks.REDEPLOY_TASK,
+            commands.redeploy_command(kind, namespace, rollout_timeout, local=local),
+            execution_timeout=timedelta(seconds=rollout_timeout + 300),
+        )
+        smoke_test = make_step(
+            config,
+            kind,
+            "smoke_test",
+            commands.smoke_test_command(kind, namespace),
+            execution_timeout=SMOKE_TEST_TIMEOUT,
+            retries=1,
+        )
+        needs_rollback = registry_tasks.rollback_needed()
+        rollback = make_step(
+            config,
+            kind,
+            "rollback",
+            commands.rollback_command(kind, namespace, rollout_timeout, local=local),
+            execution_timeout=timedelta(seconds=rollout_timeout + 300),
+            retries=0,
+        )
+        chain(validate_data, before, retrain, decide)
+        chain(decide, [redeploy, registry_tasks.not_promoted()])
+        chain(redeploy, smoke_test, needs_rollback, rollback)
+        chain(redeploy, needs_rollback)
+        chain(rollback, registry_tasks.fail_after_rollback(kind))
+    return dag

@@ -1,0 +1,137 @@
+"""MINGO_RUNNER=local: each step runs the same `mingo` command as a process on this machine.
+
+The process inherits the worker's environment (MINGO_HOME, MLFLOW_TRACKING_URI, ...), its
+output goes line by line into the task log, and a non-zero exit fails the task with the
+last lines of output in the error.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections import deque
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from mingo_dags.commands import CommandBuilder
+
+OUTPUT_TAIL_LINES = 30
+
+
+def mingo_executable() -> str:
+    """The `mingo` next to this interpreter (a venv), else the one on PATH."""
+    beside = Path(sys.executable).with_name("mingo")
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("mingo")
+    if found is None:
+        raise AirflowFailException("the `mingo` command is not installed for this Python")
+    return found
+
+
+class MingoProcessOperator(BaseOperator):
+    """Runs `mingo <args>` as a local process; args come from the run's params.
+
+    Exit codes in `final_exit_codes` fail the task without retries (bad data stays bad).
+    """
+
+    ui_color = "#e8f4ea"
+
+    def __init__(
+        self,
+        *,
+        command_builder: CommandBuilder,
+        final_exit_codes: Collection[int] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.command_builder = command_builder
+        self.final_exit_codes = frozenset(final_exit_codes)
+
+    def command(self, params: Mapping[str, Any]) -> list[str]:
+        return [mingo_executable(), *self.command_builder(params)]
+
+    def execute(self, context: Any) -> None:
+        self.run_command(self.command(context["params"]), env=dict(os.environ))
+
+    def run_command(self, command: list[str], *, env: dict[str, str]) -> None:
+        self.log.info("running: %s", " ".join(command))
+        tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
+        with subprocess.Popen(
+            command,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+        ) as process:
+            assert process.stdout is not None
+            for line in process.stdout:
+                line = line.rstrip("\n")
+                tail.append(line)
+                self.log.info("%s", line)
+            code = process.wait()
+        if code != 0:
+            message = f"`{' '.join(command)}` exited with code {code}:\n" + "\n".join(tail)
+            if code in self.final_exit_codes:
+                raise AirflowFailException(message)
+            raise AirflowException(message)
+
+
+def _free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LocalServiceSmokeTestOperator(MingoProcessOperator):
+    """The smoke test on one machine.
+
+    With MINGO_PREDICTION_URL set, it checks that running service. Otherwise it starts a
+    throwaway `mingo serve KIND` (which loads the champion at start), runs the same smoke
+    test command against it, and stops it.
+    """
+
+    def __init__(self, *, kind: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.kind = kind
+
+    def execute(self, context: Any) -> None:
+        env = dict(os.environ)
+        command = self.command(context["params"])
+        if env.get("MINGO_PREDICTION_URL"):
+            self.run_command(command, env=env)
+            return
+        port = _free_loopback_port()
+        env["MINGO_PREDICTION_URL"] = f"http://127.0.0.1:{port}"
+        serve = [mingo_executable(), "serve", self.kind, "--port", str(port)]
+        self.log.info("starting a throwaway service for the smoke test: %s", " ".join(serve))
+        service = subprocess.Popen(
+            serve,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            self.run_command([*command, "--smoke-ready-timeout", "180"], env=env)
+        finally:
+            # `mingo serve` leads a process group (bentoml and its workers): stop all of it.
+            try:
+                os.killpg(service.pid, signal.SIGTERM)
+                service.wait(timeout=30)
+            except ProcessLookupError:
+                pass
+            except subprocess.TimeoutExpired:
+                os.killpg(service.pid, signal.SIGKILL)
+                service.wait(timeout=10)

@@ -1,0 +1,89 @@
+"""MINGO_RUNNER=kubernetes: each step is a pod running the pipeline image's `mingo` command.
+
+Imported only when that runner is chosen, so a DAG file parsed for the local runner never
+loads the Kubernetes provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.providers.cncf.kubernetes.secret import Secret
+from kubernetes.client import models as k8s
+
+from mingo_dags.commands import CommandBuilder
+from mingo_dags.config import KubernetesConfig, Resources
+
+
+class MingoPodOperator(KubernetesPodOperator):
+    """Runs `mingo <args>` in a pod; the args come from the run's params when the pod is built.
+
+    Pods are deleted when they succeed and kept when they fail (for `kubectl logs`/`describe`);
+    the container's output is streamed into the task log. No decision reads this pod's XCom:
+    the registry is read afterwards instead.
+    """
+
+    def __init__(self, *, command_builder: CommandBuilder, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.command_builder = command_builder
+
+    def _run_params(self, context: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        if context is not None:
+            return context["params"]
+        return {key: self.params[key] for key in self.params}
+
+    def build_pod_request_obj(self, context: Any = None, *, dry_run: bool = False) -> k8s.V1Pod:
+        self.arguments = self.command_builder(self._run_params(context))
+        return super().build_pod_request_obj(context, dry_run=dry_run)
+
+
+def _resources(resources: Resources) -> k8s.V1ResourceRequirements:
+    return k8s.V1ResourceRequirements(
+        requests=dict(resources.requests) or None, limits=dict(resources.limits) or None
+    )
+
+
+def pod_step(
+    *,
+    task_id: str,
+    kind: str,
+    command_builder: CommandBuilder,
+    cluster: KubernetesConfig,
+    resources: Resources | None = None,
+    **operator_kwargs: Any,
+) -> MingoPodOperator:
+    return MingoPodOperator(
+        task_id=task_id,
+        command_builder=command_builder,
+        name=f"mingo-{kind}-{task_id.replace('_', '-')}",
+        namespace=cluster.namespace,
+        image=cluster.image,
+        image_pull_policy=cluster.image_pull_policy,
+        cmds=["mingo"],
+        service_account_name=cluster.service_account,
+        env_from=[
+            k8s.V1EnvFromSource(config_map_ref=k8s.V1ConfigMapEnvSource(name=cluster.config_map))
+        ],
+        secrets=[
+            Secret("env", variable, ref.secret, ref.key)
+            for variable, ref in sorted(cluster.secret_env.items())
+        ],
+        container_resources=_resources(resources or cluster.step_resources),
+        container_security_context=k8s.V1SecurityContext(
+            allow_privilege_escalation=False,
+            capabilities=k8s.V1Capabilities(drop=["ALL"]),
+        ),
+        labels={
+            "app.kubernetes.io/part-of": "mingo",
+            "app.kubernetes.io/component": "retraining",
+            "mingo.io/kind": kind,
+            "mingo.io/step": task_id.replace("_", "-"),
+        },
+        get_logs=True,
+        log_events_on_failure=True,
+        on_finish_action="delete_succeeded_pod",
+        startup_timeout_seconds=600,
+        **operator_kwargs,
+    )
