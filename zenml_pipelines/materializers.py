@@ -1,13 +1,15 @@
 """How the retraining pipeline's step outputs are stored in ZenML's artifact store.
 
 Purchase frames go to snappy Parquet (ZenML's default pandas materializer gzips, which
-costs tens of seconds on the full 1.74M-order file). Datasets keep their customer index.
+costs tens of seconds on the full 1.74M-order file). Datasets keep every field (customer
+index, route vocabulary, history).
 Trained models are stored with skops, the same safe format MLflow uses for them, so an
 artifact never needs pickle to be read back.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from datetime import date
@@ -20,8 +22,6 @@ from zenml.materializers.base_materializer import BaseMaterializer
 from mingo.models.api import SKOPS_TRUSTED_TYPES, Dataset, TrainedModel
 
 FRAME_FILE = "frame.parquet"
-FEATURES_FILE = "features.parquet"
-LABELS_FILE = "labels.parquet"
 META_FILE = "meta.json"
 ESTIMATOR_FILE = "estimator.skops"
 LABEL_COLUMN = "label"
@@ -43,40 +43,55 @@ class PurchasesFrameMaterializer(BaseMaterializer):
 
 
 class DatasetMaterializer(BaseMaterializer):
+    """Every field of `Dataset`: frames and series as Parquet, the rest as JSON."""
+
     ASSOCIATED_TYPES: ClassVar[tuple[type[Any], ...]] = (Dataset,)
     ASSOCIATED_ARTIFACT_TYPE: ClassVar[ArtifactType] = ArtifactType.DATA
 
     def _write_frame(self, frame: pd.DataFrame, name: str) -> None:
         buffer = io.BytesIO()
         frame.to_parquet(buffer, compression="snappy")
-        with self.artifact_store.open(f"{self.uri}/{name}", "wb") as handle:
+        with self.artifact_store.open(f"{self.uri}/{name}.parquet", "wb") as handle:
             handle.write(buffer.getvalue())
 
     def _read_frame(self, name: str) -> pd.DataFrame:
-        with self.artifact_store.open(f"{self.uri}/{name}", "rb") as handle:
+        with self.artifact_store.open(f"{self.uri}/{name}.parquet", "rb") as handle:
             return pd.read_parquet(io.BytesIO(handle.read()))
 
     def load(self, data_type: type[Any]) -> Dataset:
         with self.artifact_store.open(f"{self.uri}/{META_FILE}", "r") as handle:
             meta = json.loads(handle.read())
-        labels: pd.Series | None = None
-        if meta["has_labels"]:
-            labels = self._read_frame(LABELS_FILE)[LABEL_COLUMN].rename(meta["labels_name"])
-        return Dataset(
-            features=self._read_frame(FEATURES_FILE),
-            labels=labels,
-            cutoff=date.fromisoformat(meta["cutoff"]),
-        )
+        values: dict[str, Any] = {}
+        for name, entry in meta.items():
+            stored = entry["stored_as"]
+            if stored == "frame":
+                values[name] = self._read_frame(name)
+            elif stored == "series":
+                values[name] = self._read_frame(name)[LABEL_COLUMN].rename(entry["series_name"])
+            elif stored == "date":
+                values[name] = date.fromisoformat(entry["value"])
+            elif stored == "pairs":
+                values[name] = [tuple(pair) for pair in entry["value"]]
+            else:
+                values[name] = entry["value"]
+        return Dataset(**values)
 
     def save(self, data: Dataset) -> None:
-        self._write_frame(data.features, FEATURES_FILE)
-        if data.labels is not None:
-            self._write_frame(data.labels.to_frame(LABEL_COLUMN), LABELS_FILE)
-        meta = {
-            "cutoff": data.cutoff.isoformat(),
-            "has_labels": data.labels is not None,
-            "labels_name": None if data.labels is None else data.labels.name,
-        }
+        meta: dict[str, dict[str, Any]] = {}
+        for field in dataclasses.fields(data):
+            value = getattr(data, field.name)
+            if isinstance(value, pd.DataFrame):
+                self._write_frame(value, field.name)
+                meta[field.name] = {"stored_as": "frame"}
+            elif isinstance(value, pd.Series):
+                self._write_frame(value.to_frame(LABEL_COLUMN), field.name)
+                meta[field.name] = {"stored_as": "series", "series_name": value.name}
+            elif isinstance(value, date):
+                meta[field.name] = {"stored_as": "date", "value": value.isoformat()}
+            elif isinstance(value, list) and value and isinstance(value[0], tuple):
+                meta[field.name] = {"stored_as": "pairs", "value": [list(v) for v in value]}
+            else:
+                meta[field.name] = {"stored_as": "json", "value": value}
         with self.artifact_store.open(f"{self.uri}/{META_FILE}", "w") as handle:
             handle.write(json.dumps(meta))
 
