@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from tests.k8s.helm import REPO_ROOT
 
 DOCKERFILE = REPO_ROOT / "docker" / "pipeline.Dockerfile"
-EXACT_TAG = re.compile(r"^[\w./-]+:\d+(\.\d+)+[\w.-]*$")
+EXACT_TAG = re.compile(r"^[\w./-]+:\d+\.\d+\.\d+[\w.-]*$")
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 
