@@ -1,0 +1,150 @@
+"""Shape of the retraining DAGs: tasks, wiring, schedule, retries, params and their checks."""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk import DAG
+from airflow.sdk.exceptions import ParamValidationError
+
+from tests.dags.conftest import DAGS_FOLDER, KINDS
+
+EXPECTED_EDGES = {
+    "validate_data": {"champion_before"},
+    "champion_before": {"retrain", "decide"},
+    "retrain": {"decide"},
+    "decide": {"redeploy", "not_promoted"},
+    "redeploy": {"smoke_test", "rollback_needed"},
+    "smoke_test": {"rollback_needed"},
+    "rollback_needed": {"rollback"},
+    "rollback": {"fail_after_rollback"},
+    "not_promoted": set(),
+    "fail_after_rollback": set(),
+}
+EXPECTED_SCHEDULES = {"binary": "0 3 * * 1", "multiclass": "0 4 * * 1", "clustering": "0 5 1 * *"}
+
+
+def load_dags(monkeypatch: pytest.MonkeyPatch, runner: str, **env: str) -> dict[str, DAG]:
+    monkeypatch.setenv("MINGO_RUNNER", runner)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    assert bag.import_errors == {}
+    return bag.dags
+
+
+@pytest.fixture(scope="module")
+def local_dags() -> dict[str, DAG]:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        return load_dags(monkeypatch, "local")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_tasks_and_dependencies(local_dags: dict[str, DAG], kind: str) -> None:
+    dag = local_dags[f"mingo_retrain_{kind}"]
+    edges = {task.task_id: set(task.downstream_task_ids) for task in dag.tasks}
+    assert edges == EXPECTED_EDGES
+    assert dag.task_dict["rollback_needed"].trigger_rule == "one_failed"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_schedule_runs_and_retries(local_dags: dict[str, DAG], kind: str) -> None:
+    dag = local_dags[f"mingo_retrain_{kind}"]
+    assert dag.schedule == EXPECTED_SCHEDULES[kind]
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1
+    assert dag.dagrun_timeout == timedelta(hours=4)
+    assert {"mingo", "retraining", kind} <= set(dag.tags)
+    assert dag.owner == "mingo"
+    assert f"mingo train {kind}" in (dag.doc_md or "")
+    validate = dag.task_dict["validate_data"]
+    assert validate.retries == 2
+    assert validate.retry_exponential_backoff == 2.0
+    assert validate.retry_delay == timedelta(minutes=2)
+    assert validate.max_retry_delay == timedelta(minutes=30)
+    assert validate.execution_timeout == timedelta(minutes=15)
+    retrain = dag.task_dict["retrain"]
+    assert retrain.retries == 1
+    assert retrain.execution_timeout >= timedelta(hours=1)
+    # A rollback must never run twice: a second one would walk back one version too far.
+    assert dag.task_dict["rollback"].retries == 0
+
+
+def test_schedule_is_configurable_without_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    dags = load_dags(
+        monkeypatch,
+        "local",
+        MINGO_RETRAIN_SCHEDULE_BINARY="30 2 * * *",
+        MINGO_RETRAIN_SCHEDULE_CLUSTERING="none",
+    )
+    assert dags["mingo_retrain_binary"].schedule == "30 2 * * *"
+    assert dags["mingo_retrain_clustering"].schedule is None
+    assert dags["mingo_retrain_multiclass"].schedule == EXPECTED_SCHEDULES["multiclass"]
+
+
+def test_bad_schedule_is_reported_with_its_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MINGO_RUNNER", "local")
+    monkeypatch.setenv("MINGO_RETRAIN_SCHEDULE_MULTICLASS", "every monday")
+    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    (error,) = bag.import_errors.values()
+    assert "models.multiclass.schedule" in error
+    assert "'every monday' is not a cron expression" in error
+
+
+def resolve(dag: DAG, **overrides: Any) -> dict[str, Any]:
+    """What a trigger with these values resolves to (ParamsDict validates on assignment)."""
+    params = copy.deepcopy(dag.params)
+    for name, value in overrides.items():
+        params[name] = value
+    return params.validate()
+
+
+def test_params_have_types_defaults_and_descriptions(local_dags: dict[str, DAG]) -> None:
+    binary = local_dags["mingo_retrain_binary"]
+    assert set(binary.params) == {
+        "data_uri", "cutoff", "horizon_days", "force_promote", "dry_run", "promotion_margin",
+    }  # fmt: skip
+    assert "horizon_days" not in local_dags["mingo_retrain_clustering"].params
+    for name in binary.params:
+        param = binary.params.get_param(name)
+        assert param.description, name
+        assert "type" in param.schema, name
+    defaults = resolve(binary)
+    assert defaults["force_promote"] is False
+    assert defaults["dry_run"] is False
+    assert defaults["horizon_days"] == 30
+    assert defaults["cutoff"] is None
+    accepted = resolve(
+        binary,
+        data_uri="s3://mingo-data/clickbus/df_t.parquet",
+        cutoff="2024-01-31",
+        horizon_days=7,
+        promotion_margin=0.02,
+        force_promote=True,
+    )
+    assert accepted["cutoff"] == "2024-01-31"
+    assert accepted["horizon_days"] == 7
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("cutoff", "31/01/2024", "is not a 'date'"),
+        ("horizon_days", 14, "is not one of [7, 30]"),
+        ("promotion_margin", -0.1, "is less than the minimum of 0"),
+        ("data_uri", "s3://Bad_Bucket/df.csv", "does not match"),
+        ("data_uri", "/data/purchases.xlsx", "does not match"),
+        ("force_promote", "yes", "is not of type 'boolean'"),
+    ],
+)
+def test_params_reject_bad_values_naming_them(
+    local_dags: dict[str, DAG], name: str, value: Any, problem: str
+) -> None:
+    with pytest.raises(ParamValidationError) as error:
+        resolve(local_dags["mingo_retrain_binary"], **{name: value})
+    assert name in str(error.value)
+    assert problem in str(error.value)

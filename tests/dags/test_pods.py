@@ -1,0 +1,126 @@
+"""The pods the kubernetes runner would launch: valid for Kubernetes 1.33, and complete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kubernetes_validate
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from kubernetes.client import ApiClient
+
+from tests.dags.conftest import DAGS_FOLDER, KINDS
+
+POD_TASKS = ("validate_data", "retrain", "redeploy", "smoke_test", "rollback")
+SECRET_ENV = {
+    "AWS_ACCESS_KEY_ID": ("mingo-s3", "access-key-id"),
+    "AWS_SECRET_ACCESS_KEY": ("mingo-s3", "secret-access-key"),
+    "MLFLOW_TRACKING_USERNAME": ("mingo-mlflow", "username"),
+    "MLFLOW_TRACKING_PASSWORD": ("mingo-mlflow", "password"),
+    "ZENML_STORE_API_KEY": ("mingo-zenml", "api-key"),
+    "MINGO_API_KEY": ("mingo-api", "api-key"),
+}
+
+
+@pytest.fixture(scope="module")
+def kubernetes_dags() -> dict[str, Any]:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("MINGO_RUNNER", "kubernetes")
+        monkeypatch.setenv("MINGO_PIPELINE_IMAGE", "registry.example/mingo-pipeline:1.2.3")
+        monkeypatch.setenv("MINGO_DATA_URI", "s3://mingo-data/clickbus/df_t.csv")
+        bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    assert bag.import_errors == {}
+    return bag.dags
+
+
+def pod_manifest(operator: KubernetesPodOperator) -> dict[str, Any]:
+    pod = operator.build_pod_request_obj(dry_run=True)
+    return ApiClient().sanitize_for_serialization(pod)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("task_id", POD_TASKS)
+def test_pod_is_valid_and_complete(
+    kubernetes_dags: dict[str, Any], kind: str, task_id: str
+) -> None:
+    operator = kubernetes_dags[f"mingo_retrain_{kind}"].task_dict[task_id]
+    assert isinstance(operator, KubernetesPodOperator)
+    manifest = pod_manifest(operator)
+    kubernetes_validate.validate(manifest, "1.33", strict=True)
+
+    assert manifest["metadata"]["namespace"] == "mingo"
+    assert manifest["metadata"]["labels"]["mingo.io/kind"] == kind
+    spec = manifest["spec"]
+    assert spec["serviceAccountName"] == "mingo-pipeline"
+    assert spec["restartPolicy"] == "Never"
+    (container,) = spec["containers"]
+    assert container["image"] == "registry.example/mingo-pipeline:1.2.3"
+    assert container["command"] == ["mingo"]
+    assert container["envFrom"] == [{"configMapRef": {"name": "mingo-config"}}]
+    secret_env = {
+        item["name"]: (
+            item["valueFrom"]["secretKeyRef"]["name"],
+            item["valueFrom"]["secretKeyRef"]["key"],
+        )
+        for item in container["env"]
+        if "valueFrom" in item
+    }
+    assert secret_env == SECRET_ENV
+    assert not any("value" in item for item in container["env"]), "no literal credentials"
+    assert container["resources"]["requests"]["memory"]
+    assert container["resources"]["limits"]["memory"]
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    # Deleted when it succeeds, kept for inspection when it fails; logs streamed to Airflow.
+    assert operator.on_finish_action.value == "delete_succeeded_pod"
+    assert operator.get_logs is True
+    assert operator.do_xcom_push is False
+
+
+def test_pod_arguments_are_the_mingo_commands(kubernetes_dags: dict[str, Any]) -> None:
+    tasks = kubernetes_dags["mingo_retrain_binary"].task_dict
+    data = "s3://mingo-data/clickbus/df_t.csv"
+    assert pod_manifest(tasks["validate_data"])["spec"]["containers"][0]["args"] == [
+        "data", "validate", data,
+    ]  # fmt: skip
+    assert pod_manifest(tasks["retrain"])["spec"]["containers"][0]["args"] == [
+        "train", "binary", "--data", data, "--horizon", "30",
+    ]  # fmt: skip
+    assert pod_manifest(tasks["redeploy"])["spec"]["containers"][0]["args"] == [
+        "redeploy", "binary", "--namespace", "mingo", "--timeout", "600", "--skip-smoke-test",
+    ]  # fmt: skip
+    assert pod_manifest(tasks["smoke_test"])["spec"]["containers"][0]["args"] == [
+        "redeploy", "binary", "--namespace", "mingo", "--smoke-test-only",
+    ]  # fmt: skip
+    assert pod_manifest(tasks["rollback"])["spec"]["containers"][0]["args"] == [
+        "redeploy", "binary", "--namespace", "mingo", "--timeout", "600", "--rollback",
+    ]  # fmt: skip
+    # A manual trigger's params become flags; unset ones leave no trace.
+    triggered = tasks["retrain"].command_builder(
+        {
+            "data_uri": "/data/df_t.csv",
+            "cutoff": "2024-01-31",
+            "horizon_days": 7,
+            "promotion_margin": 0.02,
+            "force_promote": True,
+            "dry_run": False,
+        }
+    )
+    assert triggered == [
+        "train", "binary", "--data", "/data/df_t.csv", "--cutoff", "2024-01-31",
+        "--horizon", "7", "--margin", "0.02", "--force-promote",
+    ]  # fmt: skip
+
+
+def test_training_pod_gets_the_training_resources(kubernetes_dags: dict[str, Any]) -> None:
+    tasks = kubernetes_dags["mingo_retrain_binary"].task_dict
+    train = pod_manifest(tasks["retrain"])["spec"]["containers"][0]["resources"]
+    step = pod_manifest(tasks["validate_data"])["spec"]["containers"][0]["resources"]
+    assert train == {
+        "requests": {"cpu": "1", "memory": "3Gi"},
+        "limits": {"cpu": "2", "memory": "6Gi"},
+    }
+    assert step == {
+        "requests": {"cpu": "250m", "memory": "512Mi"},
+        "limits": {"cpu": "1", "memory": "1Gi"},
+    }
