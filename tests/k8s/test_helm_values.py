@@ -1,0 +1,211 @@
+"""helm-values/: the upstream charts' values agree with each other and with MinGo's chart."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import yaml
+
+from tests.k8s.helm import HELM, REPO_ROOT
+
+VALUES_DIR = REPO_ROOT / "helm-values"
+PLATFORM_NAMESPACE = "mlops"
+
+
+def load(name: str) -> Any:
+    return yaml.safe_load((VALUES_DIR / name).read_text())
+
+
+def service_host(name: str) -> str:
+    return f"{name}.{PLATFORM_NAMESPACE}.svc.cluster.local"
+
+
+def test_every_values_file_is_yaml_and_named_in_the_readme() -> None:
+    readme = (VALUES_DIR / "README.md").read_text()
+    files = sorted(VALUES_DIR.glob("*.yaml"))
+    assert len(files) >= 6
+    for path in files:
+        assert list(yaml.safe_load_all(path.read_text())), path.name
+        assert f"helm-values/{path.name}" in readme, f"README does not use {path.name}"
+
+
+def test_mlflow_uses_the_postgresql_roles_and_databases_that_exist() -> None:
+    postgresql = load("postgresql.yaml")
+    mlflow = load("mlflow.yaml")
+    databases = {postgresql["cluster"]["initdb"]["database"]} | {
+        database["name"] for database in postgresql["databases"]
+    }
+    role_secrets = {postgresql["cluster"]["initdb"]["owner"]: "pg-mlflow"} | {
+        role["name"]: role["passwordSecret"]["name"] for role in postgresql["cluster"]["roles"]
+    }
+    rw_host = service_host(f"{postgresql['fullnameOverride']}-rw")
+    backend = mlflow["backendStore"]
+    assert backend["postgres"]["host"] == rw_host
+    assert backend["postgres"]["database"] in databases
+    assert backend["existingDatabaseSecret"]["name"] == role_secrets["mlflow"]
+    auth = mlflow["auth"]
+    assert auth["postgres"]["host"] == rw_host
+    assert auth["postgres"]["database"] in databases
+    assert auth["postgres"]["existingSecret"]["name"] == role_secrets["mlflow_auth"]
+    assert backend["postgres"]["database"] != auth["postgres"]["database"]
+    assert mlflow["artifactRoot"]["proxiedArtifactStorage"] is True
+    assert auth["enabled"] is True and auth["appName"] == "basic-auth"
+
+
+def test_mlflow_artifacts_go_to_a_bucket_minio_creates() -> None:
+    minio = load("minio.yaml")
+    mlflow = load("mlflow.yaml")
+    buckets = {bucket["name"] for bucket in minio["buckets"]}
+    assert mlflow["artifactRoot"]["s3"]["bucket"] in buckets
+    assert mlflow["extraEnvVars"]["MLFLOW_S3_ENDPOINT_URL"] == (
+        f"http://{service_host('minio')}:{minio['service']['port']}"
+    )
+    assert minio["image"]["tag"].startswith("RELEASE.")
+
+
+def test_zenml_uses_the_mysql_compatible_database_without_a_password_in_values() -> None:
+    zenml = load("zenml.yaml")
+    url = zenml["zenml"]["database"]["url"]
+    assert url.startswith("mysql://")
+    credentials = url.removeprefix("mysql://").split("@", 1)[0]
+    assert ":" not in credentials, "the database password must not be in the URL"
+    manifests = list(yaml.safe_load_all((VALUES_DIR / "zenml-database.yaml").read_text()))
+    (mariadb,) = [m for m in manifests if m["kind"] == "MariaDB"]
+    (user,) = [m for m in manifests if m["kind"] == "User"]
+    assert f"@{service_host(mariadb['metadata']['name'])}:{mariadb['spec']['port']}/" in url
+    assert user["metadata"]["name"] == credentials
+
+
+def test_mingo_chart_points_at_the_platform_services() -> None:
+    chart_values = yaml.safe_load(
+        (REPO_ROOT / "charts" / "mingo-prediction" / "values.yaml").read_text()
+    )
+    platform = chart_values["platform"]
+    mlflow = load("mlflow.yaml")
+    minio = load("minio.yaml")
+    zenml = load("zenml.yaml")
+    assert platform["mlflowTrackingUri"] == (
+        f"http://{service_host(mlflow['fullnameOverride'])}:{mlflow['service']['port']}"
+    )
+    assert platform["s3EndpointUrl"] == f"http://{service_host('minio')}:{minio['service']['port']}"
+    assert platform["zenmlStoreUrl"] == (
+        f"http://{service_host(zenml['fullnameOverride'])}:{zenml['zenml']['service']['port']}"
+    )
+    policy_ports = set(chart_values["networkPolicy"]["platformPorts"])
+    assert {mlflow["service"]["port"], int(minio["service"]["port"])} <= policy_ports
+
+
+def test_airflow_runs_kubernetes_executor_with_the_service_account_mingo_binds() -> None:
+    airflow = load("airflow.yaml")
+    chart_values = yaml.safe_load(
+        (REPO_ROOT / "charts" / "mingo-prediction" / "values.yaml").read_text()
+    )
+    assert airflow["executor"] == "KubernetesExecutor"
+    assert airflow["postgresql"]["enabled"] is False
+    assert airflow["data"]["metadataSecretName"]
+    assert (
+        airflow["workers"]["serviceAccount"]["name"]
+        == (chart_values["airflow"]["serviceAccountName"])
+    )
+    assert airflow["dags"]["gitSync"]["subPath"] == "dags"
+    assert {"name": "MINGO_RUNNER", "value": "kubernetes"} in airflow["env"]
+    assert airflow["createUserJob"]["defaultUser"]["enabled"] is False
+
+
+def zenml_like_manifests() -> list[dict[str, Any]]:
+    """The two objects of the ZenML chart the post-renderer patches, in the chart's shape."""
+
+    def pod_spec(container: str) -> dict[str, Any]:
+        return {
+            "containers": [
+                {
+                    "name": container,
+                    "image": "zenmldocker/zenml-server:0.98.0",
+                    "env": [{"name": "ZENML_DEFAULT_PROJECT_NAME", "value": "default"}],
+                    "envFrom": [{"secretRef": {"name": "zenml"}}],
+                }
+            ]
+        }
+
+    labels = {"app.kubernetes.io/name": "zenml"}
+    return [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "zenml", "labels": labels},
+            "spec": {
+                "selector": {"matchLabels": labels},
+                "template": {"metadata": {"labels": labels}, "spec": pod_spec("zenml")},
+            },
+        },
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "zenml-db-migration"},
+            "spec": {
+                "template": {"spec": {**pod_spec("zenml-db-migration"), "restartPolicy": "Never"}}
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "zenml"},
+            "spec": {"selector": labels, "ports": [{"port": 8080}]},
+        },
+    ]
+
+
+def test_zenml_post_renderer_adds_the_credentials_from_secrets() -> None:
+    rendered = yaml.safe_dump_all(zenml_like_manifests())
+    result = subprocess.run(
+        ["bash", str(VALUES_DIR / "zenml-post-renderer.sh")],
+        input=rendered,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PATH": f"{HELM.parent}{os.pathsep}{os.environ['PATH']}"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in yaml.safe_load_all(result.stdout)}
+    assert set(objects) == {
+        ("Deployment", "zenml"),
+        ("Job", "zenml-db-migration"),
+        ("Service", "zenml"),
+    }
+    for key in (("Deployment", "zenml"), ("Job", "zenml-db-migration")):
+        container = objects[key]["spec"]["template"]["spec"]["containers"][0]
+        env = {entry["name"]: entry for entry in container["env"]}
+        assert env["ZENML_DEFAULT_PROJECT_NAME"]["value"] == "default"
+        assert env["ZENML_STORE_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+            "name": "zenml-database",
+            "key": "password",
+        }
+        assert env["ZENML_SECRETS_STORE_ENCRYPTION_KEY"]["valueFrom"]["secretKeyRef"] == {
+            "name": "zenml-server",
+            "key": "encryption-key",
+        }
+        kubernetes_validate.validate(objects[key], "1.33", strict=True)
+    assert objects[("Service", "zenml")]["spec"]["ports"] == [{"port": 8080}]
+
+
+def test_install_tools_is_idempotent(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("helm", "kubectl"):
+        (bin_dir / tool).symlink_to(HELM.parent / tool)
+    before = sorted(p.name for p in bin_dir.iterdir())
+    result = subprocess.run(
+        ["bash", str(REPO_ROOT / "scripts" / "install_tools.sh"), str(bin_dir)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert sorted(p.name for p in bin_dir.iterdir()) == before
