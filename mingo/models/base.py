@@ -13,8 +13,11 @@ from mingo import ModelKind
 
 # Fully qualified names of non-sklearn-default types the skops loader must trust. Found by
 # saving each model with mlflow.sklearn.save_model(serialization_format="skops") and listing
-# skops.io.get_untrusted_types; all are scikit-learn internals or plain dtypes (no callables).
+# skops.io.get_untrusted_types; all are scikit-learn internals, plain dtypes or the project's
+# own next-route estimator (numpy attributes only; `mingo` is installed wherever models load).
+# No callable (functools.partial, a function) is trusted.
 SKOPS_TRUSTED_TYPES: list[str] = [
+    "mingo.models.route_ranker.RouteRanker",
     "numpy.dtype",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",

@@ -33,7 +33,7 @@ from mingo.models.segments import segment_profiles
 LOG_SCALED_COLUMNS: tuple[str, ...] = ("frequency", "recency_days", "tenure_days", "mean_tickets")
 PLAIN_COLUMNS: tuple[str, ...] = ("avg_order_value_log", "share_holiday_months")
 CLUSTER_COLUMNS: tuple[str, ...] = (*LOG_SCALED_COLUMNS, *PLAIN_COLUMNS)
-K_SEARCH_SAMPLE = 5000
+K_SEARCH_SAMPLE = 3000
 BASELINE_SEGMENTS = 4  # the classic RFM quartiles
 
 

@@ -7,6 +7,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+# A segment mostly made of single-order customers is named for that unless another trait
+# (groups, holidays) stands out more.
+ONE_TIME_MAJORITY = 0.6
+
 PROFILE_COLUMNS: tuple[str, ...] = (
     "frequency",
     "recency_days",
@@ -24,6 +28,7 @@ def segment_profiles(features: pd.DataFrame, segments: np.ndarray) -> list[dict[
     """Per segment: id, name, size, share and mean behaviour in plain units (JSON-safe)."""
     frame = features[list(PROFILE_COLUMNS)].copy()
     frame["avg_order_value"] = np.expm1(frame.pop("avg_order_value_log"))
+    frame["share_single_order"] = (frame["frequency"] <= 1).astype(np.float64)
     frame["segment"] = segments
     means = frame.groupby("segment").mean()
     sizes = frame.groupby("segment").size()
@@ -50,12 +55,19 @@ def _names(means: pd.DataFrame, overall: pd.Series, spread: pd.Series) -> dict[i
     z = (means - overall) / spread
     traits = pd.DataFrame(
         {
-            "one-time buyers": np.where(means["frequency"] < 1.3, 10.0, -10.0),
+            "one-time buyers": np.where(
+                means["share_single_order"] >= ONE_TIME_MAJORITY,
+                2.0 * means["share_single_order"],
+                -10.0,
+            ),
             "frequent commuters": z["frequency"] + z["orders_last_365d"],
             "high-value groups": z["avg_order_value"] + z["mean_tickets"] + z["share_multi_ticket"],
             "seasonal travellers": 2 * z["share_holiday_months"],
+            "new customers": -z["tenure_days"] - z["recency_days"],
             "lapsed customers": z["recency_days"] - z["orders_last_365d"],
-            "explorers": 2 * z["route_diversity"] - z["frequency"],
+            "explorers": np.where(
+                means["frequency"] >= 2, 2 * z["route_diversity"] - z["frequency"], -10.0
+            ),
         },
         index=means.index,
     )
