@@ -91,8 +91,18 @@ def make_step(
     )
 
 
+def registry_task_kwargs(config: DagConfig) -> dict[str, Any]:
+    """Where the steps that read the registry run: the local worker, or the pipeline image."""
+    if config.runner != "kubernetes":
+        return {}
+    from mingo_dags.pod_step import registry_task_executor_config
+
+    return {"executor_config": registry_task_executor_config(config.kubernetes)}
+
+
 def build_retrain_dag(kind: str, config: DagConfig) -> DAG:
     model = config.models[kind]  # type: ignore[index]
+    in_registry_image = registry_task_kwargs(config)
     namespace = config.kubernetes.namespace
     rollout_timeout = config.kubernetes.rollout_timeout_seconds
     local = config.runner == "local"
@@ -123,7 +133,7 @@ def build_retrain_dag(kind: str, config: DagConfig) -> DAG:
             commands.validate_command,
             final_exit_codes=(BAD_DATA_EXIT_CODE,),
         )
-        before = registry_tasks.champion_before(kind)
+        before = registry_tasks.champion_before.override(**in_registry_image)(kind)
         retrain = make_step(
             config,
             kind,
@@ -134,7 +144,7 @@ def build_retrain_dag(kind: str, config: DagConfig) -> DAG:
             retries=min(config.retries, 1),
             final_exit_codes=(BAD_DATA_EXIT_CODE,),
         )
-        decide = registry_tasks.decide(kind, before)
+        decide = registry_tasks.decide.override(**in_registry_image)(kind, before)
         redeploy = make_step(
             config,
             kind,
@@ -163,5 +173,5 @@ def build_retrain_dag(kind: str, config: DagConfig) -> DAG:
         chain(decide, [redeploy, registry_tasks.not_promoted()])
         chain(redeploy, smoke_test, needs_rollback, rollback)
         chain(redeploy, needs_rollback)
-        chain(rollback, registry_tasks.fail_after_rollback(kind))
+        chain(rollback, registry_tasks.fail_after_rollback.override(**in_registry_image)(kind))
     return dag

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections import deque
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -115,23 +116,34 @@ class LocalServiceSmokeTestOperator(MingoProcessOperator):
         env["MINGO_PREDICTION_URL"] = f"http://127.0.0.1:{port}"
         serve = [mingo_executable(), "serve", self.kind, "--port", str(port)]
         self.log.info("starting a throwaway service for the smoke test: %s", " ".join(serve))
-        service = subprocess.Popen(
-            serve,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            self.run_command([*command, "--smoke-ready-timeout", "180"], env=env)
-        finally:
-            # `mingo serve` leads a process group (bentoml and its workers): stop all of it.
+        with tempfile.TemporaryDirectory(prefix="mingo-smoke-") as scratch:
+            serve_log = Path(scratch) / "serve.log"
+            with serve_log.open("wb") as log_file:
+                service = subprocess.Popen(
+                    serve,
+                    env=env,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
             try:
-                os.killpg(service.pid, signal.SIGTERM)
-                service.wait(timeout=30)
-            except ProcessLookupError:
-                pass
-            except subprocess.TimeoutExpired:
-                os.killpg(service.pid, signal.SIGKILL)
-                service.wait(timeout=10)
+                self.run_command([*command, "--smoke-ready-timeout", "180"], env=env)
+            except AirflowException:
+                tail = serve_log.read_text(errors="replace").splitlines()[-OUTPUT_TAIL_LINES:]
+                self.log.error("log of `%s`:\n%s", " ".join(serve), "\n".join(tail))
+                raise
+            finally:
+                _stop_process_group(service)
+
+
+def _stop_process_group(process: subprocess.Popen[bytes]) -> None:
+    # `mingo serve` leads a process group (bentoml and its workers): stop all of it.
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)

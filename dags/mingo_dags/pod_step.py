@@ -87,3 +87,41 @@ def pod_step(
         startup_timeout_seconds=600,
         **operator_kwargs,
     )
+
+
+def registry_task_executor_config(cluster: KubernetesConfig) -> dict[str, Any]:
+    """KubernetesExecutor: run a worker-side registry step in the pipeline image.
+
+    The steps that read the MLflow registry in the Airflow worker (champion_before, decide,
+    fail_after_rollback) need `mingo` and MLflow, which the pipeline image carries (it is
+    built from the project's lock file, Airflow included) and Airflow's stock image does not.
+    The base container keeps Airflow's command; only its image and environment change.
+    """
+    return {
+        "pod_override": k8s.V1Pod(
+            spec=k8s.V1PodSpec(
+                containers=[
+                    k8s.V1Container(
+                        name="base",
+                        image=cluster.image,
+                        env_from=[
+                            k8s.V1EnvFromSource(
+                                config_map_ref=k8s.V1ConfigMapEnvSource(name=cluster.config_map)
+                            )
+                        ],
+                        env=[
+                            k8s.V1EnvVar(
+                                name=variable,
+                                value_from=k8s.V1EnvVarSource(
+                                    secret_key_ref=k8s.V1SecretKeySelector(
+                                        name=ref.secret, key=ref.key
+                                    )
+                                ),
+                            )
+                            for variable, ref in sorted(cluster.secret_env.items())
+                        ],
+                    )
+                ]
+            )
+        )
+    }

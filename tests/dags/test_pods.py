@@ -124,3 +124,20 @@ def test_training_pod_gets_the_training_resources(kubernetes_dags: dict[str, Any
         "requests": {"cpu": "250m", "memory": "512Mi"},
         "limits": {"cpu": "1", "memory": "1Gi"},
     }
+
+
+@pytest.mark.parametrize("task_id", ["champion_before", "decide", "fail_after_rollback"])
+def test_registry_steps_run_in_the_pipeline_image(
+    kubernetes_dags: dict[str, Any], task_id: str
+) -> None:
+    # Airflow's stock worker image has no mingo/MLflow: these steps run in the pipeline image.
+    task = kubernetes_dags["mingo_retrain_multiclass"].task_dict[task_id]
+    override = task.executor_config["pod_override"]
+    manifest = ApiClient().sanitize_for_serialization(override)
+    manifest |= {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "override"}}
+    kubernetes_validate.validate(manifest, "1.33", strict=True)
+    (container,) = manifest["spec"]["containers"]
+    assert container["name"] == "base"
+    assert container["image"] == "registry.example/mingo-pipeline:1.2.3"
+    assert container["envFrom"] == [{"configMapRef": {"name": "mingo-config"}}]
+    assert {item["name"] for item in container["env"]} == set(SECRET_ENV)
