@@ -19,6 +19,7 @@ class Settings(BaseModel):
     data_uri: str | None
     mlflow_tracking_uri: str
     s3_endpoint_url: str | None
+    data_s3_endpoint_url: str | None
     aws_access_key_id: str | None
     aws_secret_access_key: str | None
     zenml_store_url: str | None
@@ -40,6 +41,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         data_uri=env.get("MINGO_DATA_URI") or None,
         mlflow_tracking_uri=tracking,
         s3_endpoint_url=env.get("MLFLOW_S3_ENDPOINT_URL") or None,
+        # Purchase data may live on another S3 than MLflow's artifacts.
+        data_s3_endpoint_url=env.get("MINGO_S3_ENDPOINT_URL")
+        or env.get("MLFLOW_S3_ENDPOINT_URL")
+        or None,
         aws_access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
         aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
         zenml_store_url=env.get("ZENML_STORE_URL") or None,
