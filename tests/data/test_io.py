@@ -1,0 +1,134 @@
+"""Loading and saving purchases: CSV variants, Parquet, local paths and a real S3 server."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mingo.data import schema
+from mingo.data.errors import DataError, DataValidationError
+from mingo.data.io import load_purchases, save_purchases
+from tests.data.files import (
+    edit_csv_rows,
+    set_field,
+    small_purchases,
+    write_day_first_semicolon_csv,
+    write_standard_csv,
+)
+from tests.fixtures.services import S3Server
+
+
+@pytest.fixture(scope="module")
+def purchases() -> pd.DataFrame:
+    return small_purchases()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_local_round_trip_gives_the_same_frame(
+    purchases: pd.DataFrame, tmp_path: Path, suffix: str
+) -> None:
+    target = tmp_path / "nested" / f"purchases{suffix}"
+    save_purchases(purchases, str(target))
+    pd.testing.assert_frame_equal(load_purchases(str(target)), purchases)
+
+
+def test_csv_is_written_like_the_real_file(purchases: pd.DataFrame, tmp_path: Path) -> None:
+    path = write_standard_csv(purchases, tmp_path / "purchases.csv")
+    header, first_row = path.read_text().splitlines()[:2]
+    assert header == ",".join(schema.COLUMNS)
+    fields = dict(zip(schema.COLUMNS, first_row.split(","), strict=True))
+    assert fields[schema.DATE] == purchases[schema.DATE].iloc[0].strftime("%Y-%m-%d")
+    assert '"' not in first_row
+
+
+def test_sentinel_ids_stay_strings(purchases: pd.DataFrame, tmp_path: Path) -> None:
+    loaded = load_purchases(str(write_standard_csv(purchases, tmp_path / "p.csv")))
+    one_way = loaded[schema.RETURN_ORIGIN] == schema.NO_RETURN_PLACE
+    assert one_way.sum() > 0.9 * len(loaded)
+    assert (loaded.loc[one_way, schema.RETURN_COMPANY] == schema.NO_RETURN_COMPANY).all()
+    assert pd.api.types.is_string_dtype(loaded[schema.RETURN_COMPANY])
+
+
+def test_semicolon_day_first_variant_loads_to_the_same_frame(
+    purchases: pd.DataFrame, tmp_path: Path
+) -> None:
+    standard = load_purchases(str(write_standard_csv(purchases, tmp_path / "standard.csv")))
+    variant_path = write_day_first_semicolon_csv(purchases, tmp_path / "variant.csv")
+    assert ";" in variant_path.read_text().splitlines()[1]
+    pd.testing.assert_frame_equal(load_purchases(str(variant_path)), standard)
+
+
+def test_missing_file_names_the_uri(tmp_path: Path) -> None:
+    missing = tmp_path / "absent.csv"
+    with pytest.raises(DataError, match=r"absent\.csv: no such file"):
+        load_purchases(str(missing))
+
+
+def test_unsupported_format_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "purchases.json"
+    path.write_text("{}")
+    with pytest.raises(DataError, match=r"unsupported format '\.json'"):
+        load_purchases(str(path))
+
+
+def test_rejected_file_raises_with_column_rule_and_rows(
+    purchases: pd.DataFrame, tmp_path: Path
+) -> None:
+    source = write_standard_csv(purchases, tmp_path / "good.csv")
+    broken = edit_csv_rows(source, tmp_path / "bad.csv", [2, 9], set_field(schema.TIME, "25:61"))
+    with pytest.raises(DataValidationError) as raised:
+        load_purchases(str(broken))
+    assert "column 'time_purchase': rule 'time parses as HH:MM:SS': 2 rows, first rows 2, 9" in (
+        str(raised.value)
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_s3_without_endpoint_says_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in ("MINGO_S3_ENDPOINT_URL", "MLFLOW_S3_ENDPOINT_URL"):
+        monkeypatch.delenv(variable, raising=False)
+    with pytest.raises(DataError, match="MINGO_S3_ENDPOINT_URL or MLFLOW_S3_ENDPOINT_URL"):
+        load_purchases("s3://bucket/purchases.csv")
+
+
+def test_unreachable_s3_endpoint_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    endpoint = f"http://127.0.0.1:{_free_port()}"
+    monkeypatch.setenv("MINGO_S3_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    with pytest.raises(DataError, match=f"s3://bucket/p.csv: S3 endpoint {endpoint} unreachable"):
+        load_purchases("s3://bucket/p.csv")
+
+
+def test_s3_round_trip_and_errors(
+    s3_server: S3Server, purchases: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MINGO_S3_ENDPOINT_URL", raising=False)
+    for variable, value in s3_server.env().items():
+        monkeypatch.setenv(variable, value)
+    bucket = s3_server.make_bucket("mingo-data-io")
+
+    for suffix in (".csv", ".parquet"):
+        uri = f"s3://{bucket}/purchases/round-trip{suffix}"
+        save_purchases(purchases, uri)
+        pd.testing.assert_frame_equal(load_purchases(uri), purchases)
+    stored = s3_server.client().stat_object(bucket, "purchases/round-trip.csv")
+    assert stored.size is not None and stored.size > 100 * len(purchases)
+
+    with pytest.raises(DataError, match=f"no object 'absent.csv' in bucket '{bucket}'"):
+        load_purchases(f"s3://{bucket}/absent.csv")
+    with pytest.raises(DataError, match="bucket 'no-such-bucket' does not exist"):
+        load_purchases("s3://no-such-bucket/purchases.csv")
+    with pytest.raises(DataError, match="bucket 'no-such-bucket' does not exist"):
+        save_purchases(purchases, "s3://no-such-bucket/purchases.csv")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key + "x")
+    with pytest.raises(DataError, match="AWS_SECRET_ACCESS_KEY does not match"):
+        load_purchases(f"s3://{bucket}/purchases/round-trip.csv")
