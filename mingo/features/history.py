@@ -18,6 +18,7 @@ from datetime import date
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 
 from mingo.data import schema
 
@@ -32,6 +33,8 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     schema.GMV,
     schema.TICKETS,
 )
+
+CLOCK_WIDTH = 8  # HH:MM:SS
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -93,50 +96,92 @@ def check_columns(purchases: pd.DataFrame) -> None:
         )
 
 
-def _seconds_of_day(times: pd.Series) -> IntArray:
-    """Parse "HH:MM:SS" without per-row Python: view the ASCII bytes as digits."""
-    raw = np.asarray(times.to_numpy(dtype=object), dtype="S9")
-    chars = raw.view(np.uint8).reshape(len(raw), 9).astype(np.int64)
-    digits = chars - ord("0")
-    digit_positions = [0, 1, 3, 4, 6, 7]
+def _clock_bytes(times: pd.Series) -> npt.NDArray[np.uint8]:
+    """Times as an (n, 8) byte matrix; malformed lengths show up as a NUL in column 8."""
+    arrow = pa.array(times, from_pandas=True)
+    if isinstance(arrow, pa.ChunkedArray):
+        arrow = arrow.combine_chunks()
+    if (
+        arrow.null_count == 0
+        and len(arrow) > 0
+        and (pa.types.is_string(arrow.type) or pa.types.is_large_string(arrow.type))
+    ):
+        # Fast path, no Python object per row: read Arrow's offset and data buffers directly.
+        arrow = arrow.cast(pa.large_string())
+        offsets = np.frombuffer(arrow.buffers()[1], dtype=np.int64)
+        offsets = offsets[arrow.offset : arrow.offset + len(arrow) + 1]
+        if np.all(np.diff(offsets) == CLOCK_WIDTH):
+            data = np.frombuffer(arrow.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+            padded = np.zeros((len(arrow), CLOCK_WIDTH + 1), dtype=np.uint8)
+            padded[:, :CLOCK_WIDTH] = data.reshape(len(arrow), CLOCK_WIDTH)
+            return padded
+    raw = np.asarray(times.to_numpy(dtype=object).astype(str), dtype=f"S{CLOCK_WIDTH + 1}")
+    return raw.view(np.uint8).reshape(len(raw), CLOCK_WIDTH + 1)
+
+
+def _seconds_of_day(times: pd.Series, checked: npt.NDArray[np.bool_]) -> IntArray:
+    """Parse "HH:MM:SS" without per-row Python: view the ASCII bytes as digits.
+
+    Only rows in `checked` must be well formed (rows after the cutoff are ignored entirely).
+    """
+    chars = _clock_bytes(times)
+    digits = chars[:, [0, 1, 3, 4, 6, 7]].astype(np.int16) - ord("0")
     well_formed = (
         (chars[:, 2] == ord(":"))
         & (chars[:, 5] == ord(":"))
         & (chars[:, 8] == 0)
-        & np.all((digits[:, digit_positions] >= 0) & (digits[:, digit_positions] <= 9), axis=1)
+        & np.all((digits >= 0) & (digits <= 9), axis=1)
     )
     hours = digits[:, 0] * 10 + digits[:, 1]
-    minutes = digits[:, 3] * 10 + digits[:, 4]
-    seconds = digits[:, 6] * 10 + digits[:, 7]
+    minutes = digits[:, 2] * 10 + digits[:, 3]
+    seconds = digits[:, 4] * 10 + digits[:, 5]
     well_formed &= (hours < 24) & (minutes < 60) & (seconds < 60)
-    if not well_formed.all():
-        bad = np.flatnonzero(~well_formed)
+    bad = np.flatnonzero(checked & ~well_formed)
+    if len(bad):
         examples = ", ".join(f"row {times.index[i]}: {times.iloc[i]!r}" for i in bad[:5])
         raise ValueError(
             f"column {schema.TIME!r} must be HH:MM:SS; {len(bad)} bad value(s), e.g. {examples}"
         )
-    return hours * 3600 + minutes * 60 + seconds
+    return hours.astype(np.int64) * 3600 + minutes * 60 + seconds
+
+
+def _sorted_customer_codes(
+    customers: pd.Series, past: npt.NDArray[np.bool_]
+) -> tuple[IntArray, pd.Index]:
+    """Codes of the customers of `past` rows, numbered in customer-id order."""
+    codes, uniques = pd.factorize(customers)
+    codes = codes[past]
+    present = np.unique(codes)
+    present_ids = pd.Index(uniques.take(present), name=schema.CUSTOMER_ID)
+    by_id = present_ids.argsort()
+    rank = np.zeros(len(uniques), dtype=np.int64)
+    rank[present[by_id]] = np.arange(len(present), dtype=np.int64)
+    return rank[codes], present_ids[by_id]
 
 
 def purchase_history(purchases: pd.DataFrame, as_of: date) -> PurchaseHistory:
-    """The purchases on or before `as_of`, in the integer form the feature builders share."""
+    """The purchases on or before `as_of`, in the integer form the feature builders share.
+
+    Columns are encoded whole and filtered as integer arrays: cheaper than copying the
+    string columns of the past rows.
+    """
     check_columns(purchases)
     dates = purchases[schema.DATE].to_numpy().astype("datetime64[D]")
-    past = dates <= np.datetime64(as_of, "D")
-    frame = purchases.loc[past]
+    past = np.asarray(dates <= np.datetime64(as_of, "D"))
     day = dates[past].astype(np.int64)
 
-    second = _seconds_of_day(frame[schema.TIME])
-    customer_codes, customer_ids = pd.factorize(frame[schema.CUSTOMER_ID], sort=True)
+    second = _seconds_of_day(purchases[schema.TIME], past)[past]
+    customer_codes, customer_ids = _sorted_customer_codes(purchases[schema.CUSTOMER_ID], past)
     order = np.lexsort((second, day, customer_codes))
 
-    origin_codes, destination_codes, places = _place_codes(frame)
-    pair = origin_codes * max(len(places), 1) + destination_codes
-    route_codes, route_pairs = pd.factorize(pair)
+    origin_codes, destination_codes, places = _place_codes(purchases)
+    origin_codes, destination_codes = origin_codes[past], destination_codes[past]
     n_places = max(len(places), 1)
-    company_codes, companies = pd.factorize(frame[schema.COMPANY])
+    route_codes, route_pairs = pd.factorize(origin_codes * n_places + destination_codes)
+    company_codes, companies = pd.factorize(purchases[schema.COMPANY])
+    round_trip = (purchases[schema.RETURN_ORIGIN] != schema.NO_RETURN_PLACE).to_numpy(dtype=bool)
 
-    customer = customer_codes[order].astype(np.int64)
+    customer = customer_codes[order]
     boundaries = np.flatnonzero(np.diff(customer)) + 1
     starts = np.concatenate([[0], boundaries]).astype(np.int64) if len(customer) else _EMPTY
     ends = (
@@ -146,21 +191,21 @@ def purchase_history(purchases: pd.DataFrame, as_of: date) -> PurchaseHistory:
 
     return PurchaseHistory(
         as_of=as_of,
-        customer_ids=pd.Index(customer_ids, name=schema.CUSTOMER_ID),
+        customer_ids=customer_ids,
         customer=customer,
         day=day[order],
         second=second[order],
         month=months,
-        gmv=frame[schema.GMV].to_numpy(dtype=np.float64)[order],
-        tickets=frame[schema.TICKETS].to_numpy(dtype=np.float64)[order],
-        round_trip=(frame[schema.RETURN_ORIGIN] != schema.NO_RETURN_PLACE).to_numpy()[order],
+        gmv=purchases[schema.GMV].to_numpy(dtype=np.float64)[past][order],
+        tickets=purchases[schema.TICKETS].to_numpy(dtype=np.float64)[past][order],
+        round_trip=round_trip[past][order],
         origin=origin_codes[order],
         destination=destination_codes[order],
         places=places,
         route=route_codes[order].astype(np.int64),
         route_origin=(np.asarray(route_pairs) // n_places).astype(np.int64),
         route_destination=(np.asarray(route_pairs) % n_places).astype(np.int64),
-        company=company_codes[order].astype(np.int64),
+        company=company_codes[past][order].astype(np.int64),
         companies=pd.Index(companies),
         starts=starts,
         ends=ends,

@@ -108,3 +108,20 @@ def test_malformed_time_names_column_and_row(two_customers: pd.DataFrame) -> Non
     frame.loc[3, schema.TIME] = "7h30"
     with pytest.raises(ValueError, match=r"time_purchase.*2 bad value.*row 1: '25:00:00'.*row 3"):
         customer_features(frame, CUTOFF)
+
+
+def test_rows_after_the_cutoff_are_not_even_validated(two_customers: pd.DataFrame) -> None:
+    frame = two_customers.copy()
+    frame.loc[4, schema.TIME] = "not a time"  # o5 is dated after the cutoff
+    pd.testing.assert_frame_equal(
+        customer_features(frame, CUTOFF), customer_features(two_customers, CUTOFF)
+    )
+
+
+def test_python_object_columns_give_the_same_features(two_customers: pd.DataFrame) -> None:
+    as_objects = two_customers.astype({c: object for c in schema.STRING_COLUMNS})
+    pd.testing.assert_frame_equal(
+        customer_features(as_objects, CUTOFF),
+        customer_features(two_customers, CUTOFF),
+        check_index_type=False,
+    )
