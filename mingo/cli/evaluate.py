@@ -30,6 +30,7 @@ def evaluate(
     except ValueError as error:
         raise typer.BadParameter(f"--cutoff must be YYYY-MM-DD, got {cutoff!r}") from error
 
+    from mingo.data.errors import DataError
     from mingo.data.io import load_purchases
     from mingo.data.validate import clean_purchases
     from mingo.models import ModelConfig, baseline_metrics, build_datasets, fit, score
@@ -39,7 +40,11 @@ def evaluate(
         window_field = "route_window_days" if kind == "multiclass" else "horizon_days"
         settings[window_field] = horizon
     config = ModelConfig(**settings)
-    purchases = clean_purchases(load_purchases(data))
+    try:
+        purchases, cleaning = clean_purchases(load_purchases(data))
+    except DataError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from error
     try:
         train, holdout = build_datasets(purchases, config)
         model = fit(train, config)
@@ -52,7 +57,8 @@ def evaluate(
         **metrics,
         "baseline": baseline,
         "model": kind,
-        "rows": len(purchases),
+        "rows": cleaning.rows,
+        "dropped_rows": cleaning.dropped_rows,
         "customers": int(purchases["fk_contact"].nunique()),
         "train_customers": len(train.features),
         "holdout_customers": len(holdout.features),
