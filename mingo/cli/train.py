@@ -74,7 +74,9 @@ def train(
     except typer.Exit:
         raise
     except Exception as error:
-        code = EXIT_BAD_DATA if type(error).__name__ == "DataError" else EXIT_FAILED
+        from mingo.data.errors import DataError
+
+        code = EXIT_BAD_DATA if isinstance(error, DataError) else EXIT_FAILED
         raise _fail(
             f"retraining of {model_kind} failed, champion unchanged: "
             f"{type(error).__name__}: {error}",
