@@ -132,3 +132,30 @@ def test_s3_round_trip_and_errors(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key + "x")
     with pytest.raises(DataError, match="AWS_SECRET_ACCESS_KEY does not match"):
         load_purchases(f"s3://{bucket}/purchases/round-trip.csv")
+
+
+def test_files_written_by_pandas_load_to_the_same_frame(
+    purchases: pd.DataFrame, tmp_path: Path
+) -> None:
+    purchases.to_parquet(tmp_path / "pandas.parquet")
+    purchases.to_csv(tmp_path / "pandas.csv", index=False)
+    pd.testing.assert_frame_equal(load_purchases(str(tmp_path / "pandas.parquet")), purchases)
+    pd.testing.assert_frame_equal(load_purchases(str(tmp_path / "pandas.csv")), purchases)
+
+
+def test_windows_line_endings_and_byte_order_mark_are_accepted(
+    purchases: pd.DataFrame, tmp_path: Path
+) -> None:
+    standard = write_standard_csv(purchases, tmp_path / "standard.csv")
+    windows = tmp_path / "windows.csv"
+    windows.write_bytes(b"\xef\xbb\xbf" + standard.read_bytes().replace(b"\n", b"\r\n"))
+    pd.testing.assert_frame_equal(load_purchases(str(windows)), purchases)
+
+
+def test_package_exports_the_entry_points() -> None:
+    import mingo.data
+
+    assert mingo.data.load_purchases is load_purchases
+    assert mingo.data.save_purchases is save_purchases
+    with pytest.raises(AttributeError, match="no attribute 'load'"):
+        _ = mingo.data.load  # type: ignore[attr-defined]
