@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits
 
 from mingo.data.generate import generate_purchases
 from mingo.models import Dataset, ModelConfig, TrainedModel, build_datasets, fit
@@ -20,6 +22,14 @@ class Trained:
     train: Dataset
     holdout: Dataset
     model: TrainedModel
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_thread_per_process() -> Iterator[None]:
+    # The suite shares 2 cores with other test processes: OpenMP threads of the boosted trees
+    # would oversubscribe them and spin, which costs far more than it gains on small sets.
+    with threadpool_limits(limits=1):
+        yield
 
 
 @pytest.fixture(scope="session")

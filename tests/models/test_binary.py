@@ -87,3 +87,17 @@ def test_cutoff_too_late_is_explained(purchases: pd.DataFrame) -> None:
     last = purchases[schema.DATE].max().date()
     with pytest.raises(ValueError, match="label window would be incomplete"):
         build_datasets(purchases, ModelConfig(kind="binary", cutoff=last - timedelta(days=10)))
+
+
+def test_as_of_defaults_to_the_latest_purchase_in_the_request(
+    binary_model: Trained, purchases: pd.DataFrame
+) -> None:
+    customers = list(binary_model.holdout.features.index[:3])
+    histories = purchases[
+        purchases[schema.CUSTOMER_ID].isin(customers)
+        & (purchases[schema.DATE] <= pd.Timestamp(binary_model.holdout.cutoff))
+    ]
+    latest = histories[schema.DATE].max().date()
+    assert predict(binary_model.model, histories, None) == predict(
+        binary_model.model, histories, latest
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import mlflow.sklearn
@@ -34,6 +35,7 @@ def test_skops_round_trip_gives_identical_predictions(
 
     estimator = mlflow.sklearn.load_model(str(path))
     metadata = yaml.safe_load((path / "MLmodel").read_text())["metadata"]
+    assert json.loads(json.dumps(model.metadata)) == metadata
     loaded = TrainedModel(kind=metadata["kind"], estimator=estimator, metadata=metadata)
 
     customers = list(trained.holdout.features.index[:50])
