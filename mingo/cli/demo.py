@@ -1,8 +1,62 @@
-"""`mingo demo` (placeholder until its issue lands)."""
+"""`mingo demo`: what `make demo` runs (see mingo/demo/ for the sequence)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+WIDTH_WHEN_NOT_A_TERMINAL = 130
 
-def demo() -> None:
-    """Not built yet."""
-    raise typer.Exit(code=1)
+
+def demo(
+    customers: Annotated[
+        int, typer.Option("--customers", min=200, help="Customers in the generated purchases")
+    ] = 20_000,
+    seed: Annotated[int, typer.Option("--seed", help="Generator seed")] = 7,
+    weeks: Annotated[
+        int, typer.Option("--weeks", min=1, help="Weeks between the two scheduled runs")
+    ] = 8,
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", help="The demo's own state directory (default: $MINGO_HOME/demo)"),
+    ] = None,
+    keep_state: Annotated[
+        bool,
+        typer.Option("--keep-state", help="Reuse the demo home instead of resetting it"),
+    ] = False,
+    keep_serving: Annotated[
+        bool,
+        typer.Option("--keep-serving", help="Leave the services up until Ctrl-C"),
+    ] = False,
+) -> None:
+    """Generate data, retrain and promote the three models, serve them, retrain on newer data."""
+    from rich.console import Console
+
+    from mingo.config import load_settings
+    from mingo.demo.console import print_error
+    from mingo.demo.scenario import DemoOptions, run_demo
+
+    console = Console()
+    if not console.is_terminal:
+        # Piped to a file or CI log: wide enough that the tables keep one line per row.
+        console = Console(width=WIDTH_WHEN_NOT_A_TERMINAL)
+    options = DemoOptions(
+        home=home or load_settings().home / "demo",
+        customers=customers,
+        seed=seed,
+        weeks_between_runs=weeks,
+        fresh=not keep_state,
+        keep_serving=keep_serving,
+    )
+    try:
+        run_demo(options, console)
+    except KeyboardInterrupt:
+        console.print("interrupted: the demo's services were stopped")
+        raise typer.Exit(code=EXIT_INTERRUPTED) from None
+    except Exception as error:
+        print_error(console, f"{type(error).__name__}: {error}")
+        raise typer.Exit(code=EXIT_FAILED) from error

@@ -1,0 +1,109 @@
+"""The three prediction services, run as `mingo serve KIND --port P` processes.
+
+Each runs in its own process group, so Ctrl-C in the terminal reaches the demo (which
+stops them in order) rather than killing them half-way; stopping sends SIGTERM to the group
+and SIGKILL to whatever outlives the grace period.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from mingo import ModelKind
+
+STOP_GRACE_SECONDS = 20.0
+
+
+def free_local_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def mingo_executable() -> str:
+    return str(Path(sys.executable).with_name("mingo"))
+
+
+class ServiceFailedError(RuntimeError):
+    """A prediction service exited or never became ready."""
+
+
+@dataclass
+class LocalService:
+    kind: ModelKind
+    port: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, env: dict[str, str]) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [mingo_executable(), "serve", self.kind, "--port", str(self.port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    def log_tail(self, lines: int = 20) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def is_ready(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise ServiceFailedError(
+                f"mingo serve {self.kind} exited with {self.process.returncode}; "
+                f"log {self.log_path}:\n{self.log_tail()}"
+            )
+        try:
+            return httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        group = self.process.pid
+        try:
+            os.killpg(group, signal.SIGTERM)
+            self.process.wait(timeout=STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(group, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+        # Workers of the service share its group; make sure none outlives the arbiter.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+
+
+def wait_until_ready(services: list[LocalService], timeout_s: float) -> None:
+    """Block until every service answers /readyz 200 (a champion is loaded)."""
+    deadline = time.monotonic() + timeout_s
+    waiting = list(services)
+    while waiting:
+        waiting = [service for service in waiting if not service.is_ready()]
+        if not waiting:
+            return
+        if time.monotonic() >= deadline:
+            names = ", ".join(f"{s.kind} ({s.log_path})" for s in waiting)
+            raise ServiceFailedError(f"not ready after {timeout_s:g} s: {names}")
+        time.sleep(0.5)
