@@ -205,15 +205,10 @@ def _first_purchase_days(
     days = np.arange(start_day, end_day + 1)
     years = days.astype("datetime64[D]").astype("datetime64[Y]").astype(int) + 1970
     known = sorted(FIRST_PURCHASE_YEAR_WEIGHT)
-    clipped_years = np.clip(years, known[0], known[-1])
-    year_weight = np.array([FIRST_PURCHASE_YEAR_WEIGHT[y] for y in known])[clipped_years - known[0]]
-    days_in_year = np.bincount(clipped_years - known[0], minlength=len(known))[
-        clipped_years - known[0]
-    ]
-    # A year's weight is spread over its days in range; partial years keep a full
-    # year's per-day intensity rather than squeezing the year's total into fewer days.
-    per_day = year_weight / 365.0
-    per_day = np.where(days_in_year > 0, per_day, 0.0)
+    weight_by_year = np.array([FIRST_PURCHASE_YEAR_WEIGHT[year] for year in known])
+    # Every day carries its year's weight, so a partial year (2013, 2024) keeps the
+    # intensity of a full one instead of squeezing a year's customers into a few months.
+    per_day = weight_by_year[np.clip(years, known[0], known[-1]) - known[0]]
     probabilities = per_day / per_day.sum()
     return rng.choice(days, size=customers, p=probabilities)
 
