@@ -85,8 +85,10 @@ def _labelled_set(
 
 
 def class_of(keys: pd.Series, vocabulary: list[Route]) -> np.ndarray:
-    index = {route_key(o, d): i for i, (o, d) in enumerate(vocabulary)}
-    return np.array([index.get(k, len(vocabulary)) for k in keys.astype(str)], dtype=np.int64)
+    """Class of each route key: its vocabulary position, or K ("other") when absent."""
+    known = pd.Index([route_key(o, d) for o, d in vocabulary])
+    found = known.get_indexer(keys.astype(str).to_numpy())
+    return np.where(found >= 0, found, len(vocabulary)).astype(np.int64)
 
 
 def _vocabulary(model: TrainedModel) -> list[Route]:
