@@ -87,7 +87,7 @@ def _labelled_set(
 def class_of(keys: pd.Series, vocabulary: list[Route]) -> np.ndarray:
     """Class of each route key: its vocabulary position, or K ("other") when absent."""
     known = pd.Index([route_key(o, d) for o, d in vocabulary])
-    found = known.get_indexer(keys.astype(str).to_numpy())
+    found = known.get_indexer(pd.Index(keys.astype(str)))
     return np.where(found >= 0, found, len(vocabulary)).astype(np.int64)
 
 
