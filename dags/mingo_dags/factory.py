@@ -77,8 +77,16 @@ def make_step(
             resources=resources,
             **operator_kwargs,
         )
-    from mingo_dags.local_step import LocalServiceSmokeTestOperator, MingoProcessOperator
+    from mingo_dags.local_step import (
+        LocalRedeployOperator,
+        LocalServiceSmokeTestOperator,
+        MingoProcessOperator,
+    )
 
+    if task_id == registry_tasks.REDEPLOY_TASK:
+        return LocalRedeployOperator(
+            task_id=task_id, kind=kind, command_builder=command_builder, **operator_kwargs
+        )
     if task_id == "smoke_test":
         return LocalServiceSmokeTestOperator(
             task_id=task_id, kind=kind, command_builder=command_builder, **operator_kwargs

@@ -88,6 +88,30 @@ class MingoProcessOperator(BaseOperator):
             raise AirflowException(message)
 
 
+class LocalRedeployOperator(MingoProcessOperator):
+    """The redeploy step on one machine, where there is no Deployment to roll.
+
+    With MINGO_PREDICTION_URL set it runs the command (`mingo redeploy KIND --local`), which
+    makes that service reload the champion. Without it there is nothing running to update:
+    the step logs why and what to do, and succeeds.
+    """
+
+    def __init__(self, *, kind: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.kind = kind
+
+    def execute(self, context: Any) -> None:
+        if os.environ.get("MINGO_PREDICTION_URL"):
+            super().execute(context)
+            return
+        self.log.info(
+            "nothing to redeploy: MINGO_RUNNER=local has no Kubernetes Deployment and "
+            "MINGO_PREDICTION_URL names no running service. A local `mingo serve %s` loads "
+            "the champion when it starts: restart it, or POST /admin/reload to it.",
+            self.kind,
+        )
+
+
 def _free_loopback_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

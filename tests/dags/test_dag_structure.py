@@ -148,3 +148,19 @@ def test_params_reject_bad_values_naming_them(
         resolve(local_dags["mingo_retrain_binary"], **{name: value})
     assert name in str(error.value)
     assert problem in str(error.value)
+
+
+@pytest.mark.parametrize("runner", ["kubernetes", "local"])
+def test_dags_serialize_for_the_scheduler(monkeypatch: pytest.MonkeyPatch, runner: str) -> None:
+    # What `airflow dags reserialize` and the DAG processor store: the scheduler and the UI see
+    # the DAG through this round trip, custom operators and params included.
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    for dag_id, dag in load_dags(monkeypatch, runner).items():
+        restored = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+        assert restored.dag_id == dag_id
+        assert set(restored.task_dict) == set(EXPECTED_EDGES)
+        assert restored.max_active_runs == 1
+        assert set(restored.params) == set(dag.params)
+        retrain = restored.task_dict["retrain"]
+        assert retrain.retries == 1

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dags.conftest import DAGS_FOLDER, KINDS
+from tests.dags.conftest import DAGS_FOLDER
 
 BIN = Path(sys.executable).parent
 DAG_ID = "mingo_retrain_binary"
@@ -88,11 +88,6 @@ def test_local_runner_promotes_then_explains_why_not(
     assert generated.returncode == 0, generated.stderr
     migrated = run([str(BIN / "airflow"), "db", "migrate"], env, timeout_s=300)
     assert migrated.returncode == 0, migrated.stderr[-3000:]
-    reserialized = run([str(BIN / "airflow"), "dags", "reserialize"], env, timeout_s=300)
-    assert reserialized.returncode == 0, reserialized.stderr[-3000:]
-    listed = run([str(BIN / "airflow"), "dags", "list", "-o", "json"], env, timeout_s=300)
-    listed_ids = {dag["dag_id"] for dag in json.loads(listed.stdout.strip().splitlines()[-1])}
-    assert listed_ids >= {f"mingo_retrain_{kind}" for kind in KINDS}
 
     first_run, first_output = dags_test(env, data)
     first = task_states(airflow_home, first_run)
@@ -106,6 +101,7 @@ def test_local_runner_promotes_then_explains_why_not(
     assert "promoted: mingo-binary champion None -> 1" in first_output
     assert "smoke test passed" in first_output
     assert "serves version 1" in first_output
+    assert "nothing to redeploy: MINGO_RUNNER=local has no Kubernetes Deployment" in first_output
 
     second_run, second_output = dags_test(env, data)
     second = task_states(airflow_home, second_run)
