@@ -86,14 +86,26 @@ def date_to_day(value: date) -> int:
 
 
 def check_columns(purchases: pd.DataFrame) -> None:
+    """The columns features read exist, hold no missing value and have the canonical types."""
     missing = [c for c in REQUIRED_COLUMNS if c not in purchases.columns]
     if missing:
         raise ValueError(f"purchases frame lacks column(s) {missing}; expected the ClickBus schema")
+    for column in REQUIRED_COLUMNS:
+        empty = np.flatnonzero(purchases[column].isna().to_numpy())
+        if len(empty):
+            rows = ", ".join(str(purchases.index[i]) for i in empty[:5])
+            raise ValueError(f"column {column!r} has {len(empty)} missing value(s), rows {rows}")
     if not pd.api.types.is_datetime64_any_dtype(purchases[schema.DATE]):
         raise ValueError(
             f"column {schema.DATE!r} must be datetime64 (canonical frame), "
             f"got {purchases[schema.DATE].dtype}"
         )
+    for column in (schema.GMV, schema.TICKETS):
+        if not pd.api.types.is_numeric_dtype(purchases[column]):
+            raise ValueError(
+                f"column {column!r} must be numeric (canonical frame), "
+                f"got {purchases[column].dtype}"
+            )
 
 
 def _clock_bytes(times: pd.Series) -> npt.NDArray[np.uint8]:

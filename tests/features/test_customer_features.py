@@ -125,3 +125,16 @@ def test_python_object_columns_give_the_same_features(two_customers: pd.DataFram
         customer_features(two_customers, CUTOFF),
         check_index_type=False,
     )
+
+
+def test_missing_values_are_named_by_column_and_row(two_customers: pd.DataFrame) -> None:
+    frame = two_customers.copy()
+    frame.loc[2, schema.CUSTOMER_ID] = None
+    with pytest.raises(ValueError, match=r"fk_contact.*1 missing value.*rows 2"):
+        customer_features(frame, CUTOFF)
+
+
+def test_text_gmv_is_rejected_with_the_column_name(two_customers: pd.DataFrame) -> None:
+    frame = two_customers.assign(**{schema.GMV: two_customers[schema.GMV].astype(str)})
+    with pytest.raises(ValueError, match=schema.GMV):
+        customer_features(frame, CUTOFF)
