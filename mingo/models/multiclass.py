@@ -5,9 +5,10 @@ Label: the route of the customer's first purchase in (C, C + W] after a cutoff C
 any purchase on or before C, are not in the set. Classes: the K routes with most orders on or
 before the latest training cutoff (the vocabulary) plus class K, "other". Training stacks the
 snapshots T - W, T - 2W, ...; the holdout is the snapshot at T, encoded with the training
-vocabulary. Features: the behavioural features plus the route history against the
-vocabulary (`mingo.features.routes`). The baseline predicts the customer's most frequent
-route (then their other routes by share, then global popularity, for top-3/top-5).
+vocabulary. Features: the customer's route history against the vocabulary
+(`mingo.features.routes`), scored by a class-agnostic ranker (`route_ranker`). The baseline
+predicts the customer's most frequent route (then their other routes by share, then global
+popularity, for top-3/top-5).
 """
 
 from __future__ import annotations
@@ -24,10 +25,8 @@ from sklearn.pipeline import Pipeline
 from mingo.data import schema
 from mingo.features import (
     Route,
-    features_from_history,
-    purchase_history,
     route_feature_columns,
-    route_features_from_history,
+    route_features,
     route_key,
     top_routes,
 )
@@ -38,15 +37,12 @@ from mingo.models.metrics import multiclass_metrics
 from mingo.models.route_ranker import RouteRanker
 
 ROUTES_PER_PREDICTION = 5
-OTHER = "other"
-MAX_TOP_K = 250  # keeps one-hot route codes and the class count small enough to serve fast
+MAX_TOP_K = 250  # bounds the ranker's candidate rows (customers x (K + 1)) and its output
 
 
 def model_inputs(purchases: pd.DataFrame, as_of: date, vocabulary: list[Route]) -> pd.DataFrame:
-    """Behavioural plus route-history features as of `as_of` (training and serving)."""
-    history = purchase_history(purchases, as_of)
-    behaviour = features_from_history(history)
-    return behaviour.join(route_features_from_history(history, vocabulary))
+    """Route-history features as of `as_of` (the one function of training and serving)."""
+    return route_features(purchases, as_of, vocabulary)
 
 
 def build_datasets(purchases: pd.DataFrame, config: ModelConfig) -> tuple[Dataset, Dataset]:
