@@ -20,7 +20,7 @@ import bentoml
 from starlette.responses import JSONResponse
 from threadpoolctl import threadpool_limits
 
-from mingo import ModelKind
+from mingo import ModelKind, registered_model_name
 from mingo.config import load_settings
 from mingo.serving.batching import MicroBatcher
 from mingo.serving.champion import ChampionUnavailable, load_champion
@@ -41,7 +41,25 @@ CHAMPION_POLL_SECONDS = float(os.environ.get("MINGO_CHAMPION_POLL_SECONDS", "10"
 WORKERS = int(os.environ.get("MINGO_SERVICE_WORKERS", "1"))
 
 
-def error_response(status: int, message: str, detail: list[dict[str, Any]] | None = None) -> Any:
+# Shared by the three services (one Prometheus registry per process), labelled by model.
+BATCH_REQUESTS = bentoml.metrics.Histogram(
+    name="mingo_predict_batch_requests",
+    documentation="Requests scored together in one model call (adaptive batching)",
+    labelnames=["model"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)
+CHAMPION_VERSION = bentoml.metrics.Gauge(
+    name="mingo_champion_version",
+    documentation="Registry version of the champion this worker serves",
+    labelnames=["model"],
+)
+
+
+def error_response(
+    ctx: bentoml.Context, status: int, message: str, detail: list[dict[str, Any]] | None = None
+) -> Any:
+    # BentoML copies ctx.response.status_code onto any response of an API taking `ctx`.
+    ctx.response.status_code = status
     return JSONResponse({"error": message, "detail": detail or []}, status_code=status)
 
 
@@ -61,7 +79,14 @@ def build_prediction_service(kind: ModelKind) -> Any:
             threadpool_limits(limits=int(os.environ.get("OMP_NUM_THREADS", "1")))
             tracking_uri = load_settings().mlflow_tracking_uri
             self.predictor = ChampionPredictor(kind, partial(load_champion, kind, tracking_uri))
-            self.batcher = MicroBatcher(self.predictor.predict)
+            model_name = registered_model_name(kind)
+            self.batcher = MicroBatcher(
+                self.predictor.predict,
+                observe=BATCH_REQUESTS.labels(model=model_name).observe,
+            )
+            self.predictor.on_load = lambda champion: CHAMPION_VERSION.labels(
+                model=champion.name
+            ).set(float(champion.version))
             if not self.predictor.try_load():
                 self.predictor.keep_trying_until_loaded(CHAMPION_POLL_SECONDS)
 
@@ -77,9 +102,9 @@ def build_prediction_service(kind: ModelKind) -> Any:
             try:
                 response = await self.batcher.submit(request)
             except RejectedRequest as error:
-                return error_response(422, str(error), error.detail)
+                return error_response(ctx, 422, str(error), error.detail)
             except NoChampionLoaded as error:
-                return error_response(503, str(error))
+                return error_response(ctx, 503, str(error))
             ctx.response.headers[MODEL_NAME_HEADER] = response.model
             ctx.response.headers[MODEL_VERSION_HEADER] = response.model_version
             return response
@@ -94,7 +119,7 @@ def build_prediction_service(kind: ModelKind) -> Any:
             except ChampionUnavailable as error:
                 current = self.predictor.champion
                 kept = f"; still serving version {current.version}" if current else ""
-                return error_response(503, f"reload failed: {error}{kept}")
+                return error_response(ctx, 503, f"reload failed: {error}{kept}")
             champion = outcome.champion
             ctx.response.headers[MODEL_NAME_HEADER] = champion.name
             ctx.response.headers[MODEL_VERSION_HEADER] = champion.version

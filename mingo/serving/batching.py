@@ -24,6 +24,7 @@ from mingo.serving.schemas import MAX_CUSTOMERS_PER_REQUEST, PredictRequest, Pre
 
 BatchKey = tuple[str, date]
 Scorer = Callable[[PredictRequest], PredictResponse]
+BatchObserver = Callable[[int], None]  # told the number of requests of every model call
 
 
 def batch_key(request: PredictRequest) -> BatchKey:
@@ -46,12 +47,17 @@ class _Waiting:
 
 
 class MicroBatcher:
-    def __init__(self, score: Scorer, max_customers: int = MAX_CUSTOMERS_PER_REQUEST) -> None:
+    def __init__(
+        self,
+        score: Scorer,
+        max_customers: int = MAX_CUSTOMERS_PER_REQUEST,
+        observe: BatchObserver | None = None,
+    ) -> None:
         self._score = score
         self._max_customers = max_customers
+        self._observe = observe
         self._queue: deque[_Waiting] = deque()
         self._drainer: asyncio.Task[None] | None = None
-        self.batch_sizes: deque[int] = deque(maxlen=1000)  # requests per call, recent calls
 
     async def submit(self, request: PredictRequest) -> PredictResponse:
         loop = asyncio.get_running_loop()
@@ -84,7 +90,8 @@ class MicroBatcher:
         return batch
 
     async def _score_batch(self, batch: list[_Waiting]) -> None:
-        self.batch_sizes.append(len(batch))
+        if self._observe is not None:
+            self._observe(len(batch))
         if len(batch) == 1:
             await self._score_alone(batch[0])
             return

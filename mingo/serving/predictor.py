@@ -57,6 +57,7 @@ class ChampionPredictor:
         # Serialises reloads with each other; predictions never take this lock.
         self._reload_lock = threading.Lock()
         self._retry_stop = threading.Event()
+        self.on_load: Callable[[LoadedChampion], None] | None = None  # e.g. export a metric
 
     @property
     def champion(self) -> LoadedChampion | None:
@@ -74,6 +75,8 @@ class ChampionPredictor:
             if fresh.kind != self.kind:
                 raise ChampionUnavailable(f"loader returned a {fresh.kind} model for {self.kind}")
             self._champion = fresh
+        if self.on_load is not None:
+            self.on_load(fresh)
         previous_version = previous.version if previous is not None else None
         logger.info("serving %s version %s (was %s)", fresh.name, fresh.version, previous_version)
         return ReloadOutcome(champion=fresh, previous_version=previous_version)

@@ -1,8 +1,10 @@
-"""ASGI middleware that admits a request before the service parses it: API key and body size.
+"""ASGI middleware that admits a request before the service parses it: API key, content type
+and body size.
 
-Both checks run before the body is read into memory, so an unauthenticated caller or a
-multi-gigabyte body costs the service nothing. Health and metrics endpoints stay open: the
-kubelet and Prometheus do not carry the API key.
+The checks run before the body is read into memory, so an unauthenticated caller or a
+multi-gigabyte body costs the service nothing. Bodies must be JSON: other media types (a
+multipart form, say) would reach BentoML decoders the services do not use. Health and
+metrics endpoints stay open: the kubelet and Prometheus do not carry the API key.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 OPEN_PATHS: Final = frozenset({"/livez", "/readyz", "/healthz", "/metrics"})
+# An absent Content-Type is read as JSON (curl -d and many clients send none or form types).
+ACCEPTED_MEDIA_TYPES: Final = frozenset(
+    {"", "application/json", "application/x-www-form-urlencoded"}
+)
+METHODS_WITH_BODY: Final = frozenset({"POST", "PUT", "PATCH"})
 # 1,000 customers with a few dozen purchases each fit in ~10 MB of JSON.
 DEFAULT_MAX_BODY_BYTES: Final = 16 * 1024 * 1024
 
@@ -73,6 +80,15 @@ class RequestGuard:
                     {"error": f"{reason} API key: send it as X-API-Key or Authorization: Bearer"},
                 )
                 return
+        media_type = dict(headers).get(b"content-type", b"").decode("latin-1")
+        media_type = media_type.split(";")[0].strip().lower()
+        if scope.get("method") in METHODS_WITH_BODY and media_type not in ACCEPTED_MEDIA_TYPES:
+            await send_json(
+                send,
+                415,
+                {"error": f"Content-Type {media_type!r} is not accepted; send application/json"},
+            )
+            return
         declared = dict(headers).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             await send_json(send, 413, self._too_large_body())

@@ -1,16 +1,18 @@
 """Fixtures of the serving tests: a real MLflow registry holding a champion of every kind,
 trained through mingo.models on generated purchases, and the services run by `mingo serve`.
 
-The registry is SQLite with local artifacts (the embedded default). Servers are started
-together by one fixture, so their start-up times overlap instead of adding up.
+The registry is SQLite with local artifacts (the embedded default); the service that starts
+without a champion talks to a real `mlflow server` instead, which its test stops to take the
+registry away. Servers are started together by one fixture, so their start-up times overlap.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,13 @@ from mingo.models.api import (
     build_datasets,
     fit,
 )
+from tests.fixtures.services import (
+    free_loopback_port,
+    http_status,
+    start_logged_process,
+    stop_process_group,
+    wait_until,
+)
 from tests.serving.running_service import RunningService
 
 SERVING_CUSTOMERS = 400
@@ -38,6 +47,7 @@ SMALL_CONFIGS: dict[ModelKind, dict[str, Any]] = {
 }
 # What the service image carries (bento_services/requirements.txt); listing it skips MLflow's
 # slow requirement inference.
+VENV_BIN = Path(sys.executable).parent
 PIP_REQUIREMENTS = ["scikit-learn==1.9.1", "skops==0.16.0", "pandas", "numpy"]
 
 
@@ -94,12 +104,13 @@ def train_small_model(purchases: pd.DataFrame, kind: ModelKind) -> TrainedModel:
 
 
 def customer_payloads(purchases: pd.DataFrame) -> list[dict[str, Any]]:
-    """The request's `customers` list for every customer of a canonical purchases frame."""
+    """The request's `customers` list for every customer of a canonical purchases frame
+    (without the optional `fk_contact`, so a test may give a customer another id)."""
     frame = purchases.copy()
     frame["date_purchase"] = frame["date_purchase"].dt.strftime("%Y-%m-%d")
     customers: dict[str, list[dict[str, Any]]] = {}
     for record in frame.to_dict("records"):
-        customers.setdefault(str(record["fk_contact"]), []).append(record)
+        customers.setdefault(str(record.pop("fk_contact")), []).append(record)
     return [{"customer_id": cid, "purchases": rows} for cid, rows in customers.items()]
 
 
@@ -117,7 +128,11 @@ def champion_registry(tmp_path_factory: pytest.TempPathFactory) -> ChampionRegis
 
 
 def service_env(
-    home: Path, tracking_uri: str, api_key: str | None = None, poll_seconds: float = 10
+    home: Path,
+    tracking_uri: str,
+    api_key: str | None = None,
+    poll_seconds: float = 10,
+    extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "MINGO_API_KEY"}
     home.mkdir(parents=True, exist_ok=True)
@@ -130,21 +145,67 @@ def service_env(
     )
     if api_key is not None:
         env["MINGO_API_KEY"] = api_key
+    env.update(extra or {})
     return env
 
 
 @dataclass
+class TrackingServer:
+    """A real `mlflow server` (SQLite backend): a registry a test can take away."""
+
+    root: Path
+    port: int = field(default_factory=free_loopback_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> TrackingServer:
+        env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+        command = [
+            str(VENV_BIN / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{self.root / 'mlflow.db'}",
+            "--default-artifact-root",
+            (self.root / "artifacts").as_uri(),
+        ]
+        self.process = start_logged_process(
+            command, env=env, log_path=self.root / "mlflow-server.log", cwd=self.root
+        )
+        return self
+
+    def wait(self) -> None:
+        wait_until(
+            lambda: http_status(self.uri + "/health") == 200,
+            timeout_s=120,
+            what="mlflow server",
+            process=self.process,
+            log_path=self.root / "mlflow-server.log",
+        )
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process_group(self.process)
+
+
+@dataclass
 class Services:
-    """binary (with an API key), multiclass, clustering on the shared registry; `empty` on a
-    registry without champion; `reloadable` (binary) on its own copy of the registry."""
+    """binary (with an API key), multiclass, clustering on the shared registry; `empty`
+    (binary) on a tracking server that starts without any champion."""
 
     binary: RunningService
     multiclass: RunningService
     clustering: RunningService
     empty: RunningService
-    reloadable: RunningService
-    empty_registry_uri: str
-    reloadable_registry: ChampionRegistry
+    empty_registry: TrackingServer
 
     def by_kind(self, kind: ModelKind) -> RunningService:
         return {
@@ -161,17 +222,11 @@ def services(
     work = tmp_path_factory.mktemp("serving-services")
     uri = champion_registry.tracking_uri
 
-    copy_root = work / "reloadable-registry"
-    copy_root.mkdir()
-    shutil.copy(champion_registry.db_path, copy_root / "mlflow.db")
-    reloadable_registry = ChampionRegistry(
-        copy_root,
-        f"sqlite:///{copy_root / 'mlflow.db'}",
-        champion_registry.purchases,
-        champion_registry.models,
-        dict(champion_registry.versions),
-    )
-    empty_uri = f"sqlite:///{work / 'empty-registry.db'}"
+    empty_root = work / "empty-registry"
+    empty_root.mkdir()
+    empty_registry = TrackingServer(empty_root).start()
+    # Fail fast when the tracking server is gone, instead of MLflow's minutes of retries.
+    quick_http = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 
     def service(kind: ModelKind, name: str, tracking_uri: str, **env: Any) -> RunningService:
         return RunningService(
@@ -182,19 +237,12 @@ def services(
         binary=service("binary", "binary", uri, api_key=API_KEY),
         multiclass=service("multiclass", "multiclass", uri),
         clustering=service("clustering", "clustering", uri),
-        empty=service("binary", "empty", empty_uri, poll_seconds=1),
-        reloadable=service("binary", "reloadable", reloadable_registry.tracking_uri),
-        empty_registry_uri=empty_uri,
-        reloadable_registry=reloadable_registry,
+        empty=service("binary", "empty", empty_registry.uri, poll_seconds=1, extra=quick_http),
+        empty_registry=empty_registry,
     )
-    started = [
-        running.binary,
-        running.multiclass,
-        running.clustering,
-        running.empty,
-        running.reloadable,
-    ]
+    started = [running.binary, running.multiclass, running.clustering, running.empty]
     try:
+        empty_registry.wait()
         for each in started:
             each.start()
         for each in started:
@@ -203,3 +251,4 @@ def services(
     finally:
         for each in started:
             each.stop()
+        empty_registry.stop()

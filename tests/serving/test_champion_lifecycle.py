@@ -1,53 +1,48 @@
-"""Start-time resolution and reload: not ready without a champion, ready once one appears,
-a reload swaps versions without failing requests in flight, and a registry that goes away
-leaves the service ready on the model it has."""
+"""A service's life with its registry, in order: not ready without a champion, ready once one
+is promoted, a reload that swaps versions without failing requests in flight, and a registry
+that goes away leaving the service ready on the model it holds."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import httpx
-from mlflow import MlflowClient
 
 from mingo import registered_model_name
 from tests.serving.conftest import ChampionRegistry, Services, customer_payloads, log_and_register
 
 
-def test_not_ready_without_champion_then_ready_once_promoted(
+def test_champion_lifecycle_of_a_running_service(
     services: Services, champion_registry: ChampionRegistry
 ) -> None:
-    empty = services.empty
-    assert empty.status("/livez") == 200
-    assert empty.status("/readyz") == 503
-    body = {"customers": customer_payloads(champion_registry.purchases)[:1]}
-    refused = httpx.post(empty.url + "/predict", json=body, timeout=30)
+    service = services.empty
+    body = {"customers": customer_payloads(champion_registry.purchases)[:3], "as_of": "2024-04-01"}
+
+    # 1. Started before anything was promoted: alive, not ready, refuses to guess.
+    assert service.status("/livez") == 200
+    assert service.status("/readyz") == 503
+    refused = httpx.post(service.url + "/predict", json=body, timeout=30)
     assert refused.status_code == 503
     assert "no champion" in refused.json()["error"]
 
-    version = log_and_register(
-        services.empty_registry_uri,
-        empty.log_path.parent / "empty-artifacts",
+    # 2. A champion is promoted: the service finds it by itself and answers with it.
+    first = log_and_register(
+        services.empty_registry.uri,
+        services.empty_registry.root / "artifacts",
         champion_registry.models["binary"],
     )
-    empty.wait_for("/readyz", 200, timeout_s=60)
-    answer = httpx.post(empty.url + "/predict", json=body, timeout=30)
+    service.wait_for("/readyz", 200, timeout_s=60)
+    answer = httpx.post(service.url + "/predict", json=body, timeout=30)
     assert answer.status_code == 200, answer.text
-    assert answer.json()["model_version"] == version
+    assert answer.json()["model_version"] == first
 
-
-def test_reload_swaps_version_without_dropping_requests_in_flight(services: Services) -> None:
-    service = services.reloadable
-    service.wait_for("/readyz", 200)
-    registry = services.reloadable_registry
+    # 3. A new version is promoted; a reload under load swaps it in and drops nothing.
     name = registered_model_name("binary")
-    client = MlflowClient(tracking_uri=registry.tracking_uri)
-    old = client.get_model_version(name, registry.versions["binary"])
-    new = client.create_model_version(name, source=old.source, run_id=old.run_id)
-    client.set_registered_model_alias(name, "champion", new.version)
-
-    customers = customer_payloads(registry.purchases)
-    body = {"customers": customers[:3], "as_of": "2024-04-01"}
+    second = log_and_register(
+        services.empty_registry.uri,
+        services.empty_registry.root / "artifacts",
+        champion_registry.models["binary"],
+    )
 
     def ask(_: int) -> tuple[int, str]:
         response = httpx.post(service.url + "/predict", json=body, timeout=60)
@@ -61,23 +56,22 @@ def test_reload_swaps_version_without_dropping_requests_in_flight(services: Serv
     assert reload.status_code == 200, reload.text
     assert reload.json() == {
         "model": name,
-        "model_version": new.version,
-        "previous_version": old.version,
+        "model_version": second,
+        "previous_version": first,
         "reloaded": True,
     }
     assert all(status == 200 for status, _ in answers), answers
-    assert {version for _, version in answers} <= {old.version, new.version}
+    assert {version for _, version in answers} <= {first, second}
     after = httpx.post(service.url + "/predict", json=body, timeout=30)
-    assert after.headers["X-Model-Version"] == new.version
+    assert after.headers["X-Model-Version"] == second
 
-    # The registry goes away (its database is replaced by garbage): the reload fails loudly,
-    # the service stays ready and keeps answering with the model it holds.
-    registry.db_path.rename(registry.db_path.with_suffix(".moved"))
-    registry.db_path.write_bytes(b"this is not a database" * 100)
-    failed: Any = httpx.post(service.url + "/admin/reload", json={}, timeout=60)
+    # 4. The registry goes away (its server stops): the reload fails loudly, the service
+    # stays ready and keeps answering with the model it holds.
+    services.empty_registry.stop()
+    failed = httpx.post(service.url + "/admin/reload", json={}, timeout=60)
     assert failed.status_code == 503
-    assert f"still serving version {new.version}" in failed.json()["error"]
+    assert f"still serving version {second}" in failed.json()["error"]
     assert service.status("/readyz") == 200
     still = httpx.post(service.url + "/predict", json=body, timeout=30)
     assert still.status_code == 200
-    assert still.json()["model_version"] == new.version
+    assert still.json()["model_version"] == second

@@ -12,7 +12,7 @@ from mingo import MODEL_KINDS, ModelKind
 from tests.serving.conftest import API_KEY, Services
 
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = 12
 
 
 @pytest.mark.parametrize("kind", MODEL_KINDS)

@@ -84,3 +84,18 @@ def test_body_over_limit_is_413_declared_or_streamed() -> None:
     assert f"limit of {LIMIT} bytes" in declared.json()["error"]
     assert streamed.status_code == 413
     assert at_limit.json() == {"received": LIMIT}
+
+
+def test_bodies_must_be_json() -> None:
+    with TestClient(guarded(None)) as client:
+        form = client.post("/predict", files={"customers": ("c.json", b"[]")})
+        plain = client.post("/predict", content=b"{}", headers={"Content-Type": "text/plain"})
+        json_body = client.post(
+            "/predict", content=b"{}", headers={"Content-Type": "application/json; charset=utf-8"}
+        )
+        no_type = client.post("/predict", content=b"{}", headers={"Content-Type": ""})
+    assert form.status_code == 415
+    assert "'multipart/form-data' is not accepted" in form.json()["error"]
+    assert plain.status_code == 415
+    assert json_body.json() == {"received": 2}
+    assert no_type.json() == {"received": 2}

@@ -163,6 +163,14 @@ def test_malformed_requests_get_a_4xx_naming_the_field(
             assert named in response.text, (case, response.text)
 
 
+def test_non_json_bodies_are_refused(ready: Services) -> None:
+    form = httpx.post(
+        ready.clustering.url + "/predict", files={"customers": ("c.json", b"[]")}, timeout=30
+    )
+    assert form.status_code == 415
+    assert "application/json" in form.json()["error"]
+
+
 def test_oversized_body_is_refused_before_parsing(ready: Services) -> None:
     huge = b'{"customers": [' + b" " * (17 * 1024 * 1024) + b"]}"
     response = httpx.post(

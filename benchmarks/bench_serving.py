@@ -1,0 +1,316 @@
+"""Serving benchmark: MinGo's BentoML service against `mlflow models serve`, same champion.
+
+Both servers run on this machine with one worker each, serve the same registered binary
+champion, and are driven by the same load generator (asyncio + httpx, in this process) in
+one run, so the ratio is meaningful even where absolute numbers drift between runs.
+
+Payloads differ in kind, not in customers: MinGo's `/predict` takes a customer's raw
+ClickBus purchases and computes the features itself (the training feature code); MLflow's
+pyfunc endpoint only accepts the model's input frame, so it receives the same customers'
+features precomputed here with that same code. MLflow's time therefore excludes feature
+computation, which MinGo's includes.
+
+Load is bounded and local: 127.0.0.1 only, a few thousand requests per server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+CUSTOMERS = 1_500
+SEED = 7
+AS_OF = date(2024, 4, 1)
+SERIAL_REQUESTS = 300
+SATURATION_REQUESTS = 1_500
+CONCURRENCY = 16
+BATCH_CUSTOMERS = 1_000
+BATCH_REPEATS = 5
+RESULTS = Path(__file__).resolve().parent / "results" / "serving.md"
+VENV_BIN = Path(sys.executable).parent
+JSON = {"Content-Type": "application/json"}
+
+
+@dataclass
+class Measured:
+    p50_ms: float
+    p99_ms: float
+    throughput_rps: float
+    saturation_errors: int
+    batch_ms: float
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def register_champion(work: Path) -> tuple[str, Any, Any]:
+    """Train the binary model on generated purchases and make it the champion; (uri, purchases,
+    model)."""
+    import mlflow
+    import mlflow.sklearn
+    from mlflow import MlflowClient
+
+    from mingo.data.generate import generate_purchases
+    from mingo.models.api import SKOPS_TRUSTED_TYPES, ModelConfig, build_datasets, fit
+
+    purchases = generate_purchases(CUSTOMERS, SEED)
+    config = ModelConfig(kind="binary")
+    train, _ = build_datasets(purchases, config)
+    model = fit(train, config)
+    uri = f"sqlite:///{work / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("bench", artifact_location=(work / "art").as_uri())
+    with mlflow.start_run(experiment_id=experiment):
+        info = mlflow.sklearn.log_model(
+            model.estimator,
+            name="binary",
+            skops_trusted_types=SKOPS_TRUSTED_TYPES,
+            metadata=model.metadata,
+            pip_requirements=["scikit-learn==1.9.1", "skops==0.16.0"],
+            registered_model_name="mingo-binary",
+        )
+    client.set_registered_model_alias(
+        "mingo-binary", "champion", str(info.registered_model_version)
+    )
+    return uri, purchases, model
+
+
+def payloads(purchases: Any, model: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Per customer: MinGo's raw-purchases body and MLflow's precomputed-features body."""
+    from mingo.features import customer_features
+
+    frame = purchases.copy()
+    frame["date_purchase"] = frame["date_purchase"].dt.strftime("%Y-%m-%d")
+    by_customer: dict[str, list[dict[str, Any]]] = {}
+    for record in frame.to_dict("records"):
+        by_customer.setdefault(str(record.pop("fk_contact")), []).append(record)
+    features = customer_features(purchases, AS_OF)
+    columns = list(model.metadata["feature_columns"])
+    ids = [c for c in by_customer if c in features.index]
+    mingo_bodies = [
+        {"customers": [{"customer_id": c, "purchases": by_customer[c]}], "as_of": str(AS_OF)}
+        for c in ids
+    ]
+    mlflow_bodies = [
+        {"dataframe_split": {"columns": columns, "data": [features.loc[c, columns].tolist()]}}
+        for c in ids
+    ]
+    return mingo_bodies, mlflow_bodies
+
+
+def merge_bodies(bodies: list[dict[str, Any]], count: int) -> dict[str, Any]:
+    if "customers" in bodies[0]:
+        customers = [
+            {**b["customers"][0], "customer_id": f"{b['customers'][0]['customer_id']}-{i}"}
+            for i, b in enumerate(bodies[i % len(bodies)] for i in range(count))
+        ]
+        return {"customers": customers, "as_of": str(AS_OF)}
+    rows = [bodies[i % len(bodies)]["dataframe_split"]["data"][0] for i in range(count)]
+    return {"dataframe_split": {"columns": bodies[0]["dataframe_split"]["columns"], "data": rows}}
+
+
+def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def wait_ready(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 180
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} not ready:\n{log.read_text()[-3000:]}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def saturate(url: str, bodies: list[bytes]) -> tuple[float, int]:
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    errors = 0
+    queue = list(range(SATURATION_REQUESTS))
+    async with httpx.AsyncClient(limits=limits, timeout=60, headers=JSON) as client:
+
+        async def worker() -> None:
+            nonlocal errors
+            while queue:
+                i = queue.pop()
+                response = await client.post(url, content=bodies[i % len(bodies)])
+                errors += response.status_code != 200
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - started
+    return SATURATION_REQUESTS / elapsed, errors
+
+
+def encoded(body: dict[str, Any]) -> bytes:
+    # Encoded once, up front, so the load generator spends the same on both servers; MLflow's
+    # parser accepts the NaN that some features (gaps of one-purchase customers) hold.
+    return json.dumps(body, allow_nan=True).encode()
+
+
+def measure(url: str, bodies: list[dict[str, Any]]) -> Measured:
+    encoded_bodies = [encoded(b) for b in bodies]
+    batch = encoded(merge_bodies(bodies, BATCH_CUSTOMERS))
+    latencies: list[float] = []
+    with httpx.Client(timeout=60, headers=JSON) as client:
+        for body in encoded_bodies[:20]:  # warm-up
+            client.post(url, content=body).raise_for_status()
+        for i in range(SERIAL_REQUESTS):
+            started = time.perf_counter()
+            client.post(url, content=encoded_bodies[i % len(bodies)]).raise_for_status()
+            latencies.append((time.perf_counter() - started) * 1000)
+        batch_times = []
+        for _ in range(BATCH_REPEATS):
+            started = time.perf_counter()
+            client.post(url, content=batch).raise_for_status()
+            batch_times.append((time.perf_counter() - started) * 1000)
+    throughput, errors = asyncio.run(saturate(url, encoded_bodies))
+    return Measured(
+        p50_ms=percentile(latencies, 0.50),
+        p99_ms=percentile(latencies, 0.99),
+        throughput_rps=throughput,
+        saturation_errors=errors,
+        batch_ms=statistics.median(batch_times),
+    )
+
+
+def table(mingo: Measured, mlflow: Measured) -> str:
+    def row(name: str, m: Measured) -> str:
+        return (
+            f"| {name} | {m.p50_ms:.1f} | {m.p99_ms:.1f} | {m.throughput_rps:.0f} "
+            f"| {m.saturation_errors} | {m.batch_ms:.0f} |"
+        )
+
+    return "\n".join(
+        [
+            "| server (1 worker) | p50 ms, 1 customer | p99 ms, 1 customer "
+            f"| req/s at {CONCURRENCY} concurrent | non-200 "
+            f"| {BATCH_CUSTOMERS}-customer batch ms |",
+            "|---|---|---|---|---|---|",
+            row("MinGo BentoML `/predict` (raw purchases)", mingo),
+            row("`mlflow models serve` `/invocations` (precomputed features)", mlflow),
+            "",
+            "Throughput ratio MinGo / MLflow: "
+            f"**{mingo.throughput_rps / mlflow.throughput_rps:.2f}x**; "
+            f"p99 ratio: {mingo.p99_ms / mlflow.p99_ms:.2f}x.",
+        ]
+    )
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="mingo-bench-serving-") as tmp:
+        work = Path(tmp)
+        uri, purchases, model = register_champion(work)
+        mingo_bodies, mlflow_bodies = payloads(purchases, model)
+        env = {
+            **os.environ,
+            "MLFLOW_TRACKING_URI": uri,
+            "MINGO_HOME": str(work / "home"),
+            "BENTOML_HOME": str(work / "bentoml"),
+            "BENTOML_DO_NOT_TRACK": "true",
+            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "OMP_NUM_THREADS": "1",
+        }
+        env.pop("MINGO_API_KEY", None)
+        mingo_port, mlflow_port = free_port(), free_port()
+        servers = [
+            start(
+                [str(VENV_BIN / "mingo"), "serve", "binary", "--port", str(mingo_port)],
+                env,
+                work / "mingo.log",
+            ),
+            start(
+                [
+                    str(VENV_BIN / "mlflow"),
+                    "models",
+                    "serve",
+                    "-m",
+                    "models:/mingo-binary@champion",
+                    "-p",
+                    str(mlflow_port),
+                    "-h",
+                    "127.0.0.1",
+                    "--env-manager",
+                    "local",
+                    "-w",
+                    "1",
+                ],
+                env,
+                work / "mlflow.log",
+            ),
+        ]
+        try:
+            wait_ready(f"http://127.0.0.1:{mingo_port}/readyz", servers[0], work / "mingo.log")
+            wait_ready(f"http://127.0.0.1:{mlflow_port}/ping", servers[1], work / "mlflow.log")
+            mlflow_result = measure(f"http://127.0.0.1:{mlflow_port}/invocations", mlflow_bodies)
+            mingo_result = measure(f"http://127.0.0.1:{mingo_port}/predict", mingo_bodies)
+        finally:
+            for server in servers:
+                stop(server)
+    report = "\n".join(
+        [
+            "# Serving benchmark",
+            "",
+            f"Same binary champion ({CUSTOMERS} generated customers, calibrated gradient "
+            "boosting), "
+            f"same machine ({os.cpu_count()} cores), one worker each, OMP_NUM_THREADS=1, same "
+            "asyncio+httpx load generator in one run. MinGo receives raw purchases and computes "
+            "features; MLflow receives the same customers' features precomputed.",
+            f"Latency: {SERIAL_REQUESTS} serial single-customer requests. Throughput: "
+            f"{SATURATION_REQUESTS} single-customer requests, {CONCURRENCY} in flight. "
+            f"Batch: median of {BATCH_REPEATS}.",
+            "",
+            table(mingo_result, mlflow_result),
+            "",
+        ]
+    )
+    print(report)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(report)
+
+
+if __name__ == "__main__":
+    main()
