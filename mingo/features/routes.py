@@ -2,9 +2,11 @@
 
 A vocabulary is the list of the K most bought (origin, destination) routes in the training
 history; every route outside it is class K, "other". Encoding a customer's history against it
-keeps the width at K + 5 columns whatever the number of routes in the data (29k in ClickBus):
+keeps the width at K + 6 columns whatever the number of routes in the data (29k in ClickBus):
 - `top_route_class`, `last_route_class`, `last_route_reversed_class`: class codes 0..K of the
   customer's most used route (ties: the most recent), last route, and last route's way back;
+- `open_trip`: 1 when the customer bought their last route more often than its way back (an
+  outbound leg whose return is still to come), else 0;
 - `route_share_<i>` for each vocabulary route and `route_share_other`: shares of the
   customer's orders.
 The same point-in-time boundary as `mingo.features.history` applies.
@@ -15,6 +17,7 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from mingo.features.history import IntArray, PurchaseHistory, most_used_codes, purchase_history
@@ -41,12 +44,16 @@ ROUTE_CODE_COLUMNS: tuple[str, ...] = (
 )
 
 
+# 1 when the last route was bought more often than its way back: a trip not yet returned from.
+OPEN_TRIP_COLUMN = "open_trip"
+
+
 def route_share_columns(k: int) -> list[str]:
     return [f"route_share_{i}" for i in range(k)] + ["route_share_other"]
 
 
 def route_feature_columns(k: int) -> list[str]:
-    return [*ROUTE_CODE_COLUMNS, *route_share_columns(k)]
+    return [*ROUTE_CODE_COLUMNS, OPEN_TRIP_COLUMN, *route_share_columns(k)]
 
 
 def top_routes(purchases: pd.DataFrame, as_of: date, k: int) -> list[Route]:
@@ -117,4 +124,19 @@ def route_features_from_history(history: PurchaseHistory, vocabulary: list[Route
     frame.insert(0, "top_route_class", class_of_route[top_route].astype(np.float64))
     frame.insert(1, "last_route_class", order_class[last].astype(np.float64))
     frame.insert(2, "last_route_reversed_class", reversed_last.astype(np.float64))
+    frame.insert(3, OPEN_TRIP_COLUMN, _open_trip(history, last))
     return frame[columns]
+
+
+def _open_trip(history: PurchaseHistory, last: IntArray) -> npt.NDArray[np.float64]:
+    """Per customer: was the last route bought more often than the same route reversed?"""
+    n_places = max(len(history.places), 1)
+    n_routes = len(history.route_origin)
+    route_pair = pd.Index(history.route_origin * n_places + history.route_destination)
+    way_back = route_pair.get_indexer(history.destination[last] * n_places + history.origin[last])
+    bought = pd.Series(history.customer * n_routes + history.route).value_counts()
+    customers = np.arange(history.n_customers, dtype=np.int64)
+    out_count = bought.reindex(customers * n_routes + history.route[last]).to_numpy()
+    back_count = bought.reindex(customers * n_routes + np.maximum(way_back, 0)).fillna(0).to_numpy()
+    back_count = np.where(way_back >= 0, back_count, 0)
+    return (out_count > back_count).astype(np.float64)

@@ -8,8 +8,9 @@ share of orders on c, whether c is their most frequent route, their last route, 
 route reversed, and c's popularity among training labels) and turns the scores into
 probabilities with a softmax over the candidates (a conditional-logit ranker).
 
-Input columns, in order: top_route_class, last_route_class, last_route_reversed_class, then the
-K + 1 route shares (the last one "other"). Classes are 0..K, K being "other".
+Input columns, in order: top_route_class, last_route_class, last_route_reversed_class,
+open_trip, then the K + 1 route shares (the last one "other"). Classes are 0..K, K being
+"other".
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from sklearn.linear_model import LogisticRegression
 Array = npt.NDArray[np.float64]
 
 CODE_COLUMNS = 3
+OPEN_TRIP = CODE_COLUMNS  # column index
+FIRST_SHARE = CODE_COLUMNS + 1
 MAX_FIT_CUSTOMERS = 50_000  # candidate rows are customers x (K + 1): bound the fit's memory
 
 
@@ -36,9 +39,10 @@ class RouteRanker(ClassifierMixin, BaseEstimator):
         """(customers, K + 1, signals) array of per-candidate signals."""
         x = np.asarray(x, dtype=np.float64)
         n = x.shape[0]
-        n_classes = x.shape[1] - CODE_COLUMNS
+        n_classes = x.shape[1] - FIRST_SHARE
         candidate = np.arange(n_classes)[None, :]
-        shares = x[:, CODE_COLUMNS:]
+        shares = x[:, FIRST_SHARE:]
+        open_trip = x[:, [OPEN_TRIP]] > 0
         is_top = x[:, [0]] == candidate
         is_last = x[:, [1]] == candidate
         is_last_reversed = x[:, [2]] == candidate
@@ -52,6 +56,8 @@ class RouteRanker(ClassifierMixin, BaseEstimator):
                 is_last_reversed,
                 is_top & is_last_reversed,
                 is_last & ~is_top,
+                is_last_reversed & open_trip,
+                is_top & ~open_trip,
                 is_other,
                 prior,
             ],
@@ -61,7 +67,7 @@ class RouteRanker(ClassifierMixin, BaseEstimator):
     def fit(self, x: Array, y: npt.ArrayLike) -> RouteRanker:
         x = np.asarray(x, dtype=np.float64)
         labels = np.asarray(y, dtype=np.int64)
-        n_classes = x.shape[1] - CODE_COLUMNS
+        n_classes = x.shape[1] - FIRST_SHARE
         if labels.min() < 0 or labels.max() >= n_classes:
             raise ValueError(f"labels must be classes 0..{n_classes - 1}")
         counts = np.bincount(labels, minlength=n_classes).astype(np.float64)

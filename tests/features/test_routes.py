@@ -56,3 +56,21 @@ def test_top_route_tie_goes_to_the_most_recent() -> None:
     )
     features = route_features(frame, CUTOFF, [("A", "B"), ("C", "D")])
     assert features.loc["c1", "top_route_class"] == 1
+
+
+def test_open_trip_marks_an_outbound_leg_not_yet_returned() -> None:
+    frame = purchases_frame(
+        [
+            # c1 went out, came back, went out again: the trip is open.
+            order("o1", "c1", "2024-01-01", origin="A", destination="B"),
+            order("o2", "c1", "2024-01-05", origin="B", destination="A"),
+            order("o3", "c1", "2024-01-09", origin="A", destination="B"),
+            # c2 went out and came back: closed.
+            order("o4", "c2", "2024-01-01", origin="A", destination="B"),
+            order("o5", "c2", "2024-01-05", origin="B", destination="A"),
+            # c3 has one one-way order whose way back was never bought: open.
+            order("o6", "c3", "2024-01-02", origin="Q", destination="R"),
+        ]
+    )
+    features = route_features(frame, CUTOFF, [("A", "B")])
+    assert features["open_trip"].to_dict() == {"c1": 1.0, "c2": 0.0, "c3": 1.0}
