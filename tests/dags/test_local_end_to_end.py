@@ -3,7 +3,8 @@
 Real everything: Airflow (SQLite metadata DB), the `mingo` CLI (data, train with ZenML and
 MLflow, redeploy), and a throwaway BentoML service for the smoke test. The first run finds
 no champion and promotes its candidate; the second trains on the same data, the candidate
-does not beat the champion, and the run ends green with the reason.
+does not beat the champion, and the run ends green with the reason. Before them, a run on a
+broken file fails at validation, says which columns are wrong, and trains nothing.
 """
 
 from __future__ import annotations
@@ -88,6 +89,26 @@ def test_local_runner_promotes_then_explains_why_not(
     assert generated.returncode == 0, generated.stderr
     migrated = run([str(BIN / "airflow"), "db", "migrate"], env, timeout_s=300)
     assert migrated.returncode == 0, migrated.stderr[-3000:]
+
+    broken = tmp_path / "broken.csv"
+    # The first three columns only: nine required columns are missing.
+    rows = data.read_text().splitlines()[:5]
+    broken.write_text("\n".join(",".join(row.split(",")[:3]) for row in rows) + "\n")
+    bad_run, bad_output = dags_test(env, broken)
+    bad = task_states(airflow_home, bad_run)
+    assert run_state(airflow_home, bad_run) == "failed"
+    assert bad["validate_data"] == "failed"
+    with sqlite3.connect(airflow_home / "airflow.db") as db:
+        (tries,) = db.execute(
+            "SELECT try_number FROM task_instance WHERE run_id = ? AND task_id = 'validate_data'",
+            (bad_run,),
+        ).fetchone()
+    assert tries == 1, "bad data is not retried"
+    assert bad["retrain"] == "upstream_failed"
+    # Training never ran, so nothing was redeployed and there is nothing to roll back.
+    assert bad["rollback_needed"] == "skipped"
+    assert bad["rollback"] == "skipped"
+    assert "column 'gmv_success': rule 'column present'" in bad_output, bad_output[-5000:]
 
     first_run, first_output = dags_test(env, data)
     first = task_states(airflow_home, first_run)
