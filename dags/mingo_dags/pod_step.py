@@ -95,7 +95,8 @@ def registry_task_executor_config(cluster: KubernetesConfig) -> dict[str, Any]:
     The steps that read the MLflow registry in the Airflow worker (champion_before, decide,
     fail_after_rollback) need `mingo` and MLflow, which the pipeline image carries (it is
     built from the project's lock file, Airflow included) and Airflow's stock image does not.
-    The base container keeps Airflow's command; only its image and environment change.
+    The base container keeps Airflow's command; only its image and environment change. The
+    task pod runs in Airflow's namespace, which must hold the same ConfigMap and Secrets.
     """
     return {
         "pod_override": k8s.V1Pod(
