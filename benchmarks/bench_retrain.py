@@ -34,7 +34,7 @@ def time_compute(data_path: Path) -> dict[str, float]:
     raw = retraining.load_purchases(str(data_path))
     timings["load"] = time.perf_counter() - started
     mark = time.perf_counter()
-    purchases = retraining.validate_purchases(raw)
+    purchases, _dropped = retraining.validate_purchases(raw)
     timings["validate"] = time.perf_counter() - mark
     config = models.ModelConfig(kind="binary")
     mark = time.perf_counter()

@@ -37,6 +37,7 @@ class LoggedCandidate:
 
     run_id: str
     model_uri: str
+    model_id: str | None
 
 
 def _pip_requirements() -> list[str]:
@@ -91,7 +92,9 @@ def log_candidate(
             skops_trusted_types=SKOPS_TRUSTED_TYPES or None,
             metadata=trained.metadata,
         )
-        return LoggedCandidate(run_id=run.info.run_id, model_uri=info.model_uri)
+        return LoggedCandidate(
+            run_id=run.info.run_id, model_uri=info.model_uri, model_id=info.model_id
+        )
 
 
 def register_candidate(
@@ -106,8 +109,13 @@ def register_candidate(
     except MlflowException as error:
         if error.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
+    # A tracking server needs the logged model's id to accept its `models:/m-...` source.
     version = client.create_model_version(
-        name=name, source=logged.model_uri, run_id=logged.run_id, tags=tags
+        name=name,
+        source=logged.model_uri,
+        run_id=logged.run_id,
+        tags=tags,
+        model_id=logged.model_id,
     )
     set_alias(client, kind, CHALLENGER, str(version.version))
     return str(version.version)

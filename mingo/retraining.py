@@ -175,12 +175,17 @@ def load_purchases(uri: str) -> pd.DataFrame:
     return load(uri)
 
 
-def validate_purchases(frame: pd.DataFrame) -> pd.DataFrame:
-    """Clean the frame; raise the validator's error (column, rows, rule) when it is unusable."""
+def validate_purchases(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Drop the rows the validator drops; raise its error (column, rows, rule) when unusable.
+
+    Returns the clean frame and the number of rows dropped per rule (plus the totals).
+    """
     from mingo.data import clean_purchases
 
-    cleaned, _report = clean_purchases(frame)
-    return cleaned
+    cleaned, report = clean_purchases(frame)
+    summary = {"rows": report.rows, "dropped_rows": report.dropped_rows}
+    summary.update({f"dropped: {rule}": count for rule, count in report.dropped_by_rule().items()})
+    return cleaned, summary
 
 
 def identify_data(uri: str, frame: pd.DataFrame, cutoff: date | None = None) -> DataIdentity:

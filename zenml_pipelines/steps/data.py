@@ -1,11 +1,16 @@
-"""Data stage: load the purchases (local or s3://) and validate them."""
+"""Data stage: load the purchases (local or s3://) and validate them.
+
+Loading already rejects a file the validator cannot accept (its message names the column,
+the rows and the rule); validation then drops the rows its DROP rules remove and records
+how many, per rule, on the step.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import pandas as pd
-from zenml import step
+from zenml import log_metadata, step
 
 from mingo import retraining
 from zenml_pipelines.materializers import PurchasesFrameMaterializer
@@ -18,4 +23,6 @@ def load_purchases(data_uri: str) -> Annotated[pd.DataFrame, "raw_purchases"]:
 
 @step(output_materializers=PurchasesFrameMaterializer)
 def validate_purchases(raw: pd.DataFrame) -> Annotated[pd.DataFrame, "purchases"]:
-    return retraining.validate_purchases(raw)
+    cleaned, summary = retraining.validate_purchases(raw)
+    log_metadata(metadata={"validation": dict(summary)})
+    return cleaned
