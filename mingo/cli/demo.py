@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -10,6 +12,10 @@ import typer
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 WIDTH_WHEN_NOT_A_TERMINAL = 130
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def demo(
@@ -52,6 +58,9 @@ def demo(
         fresh=not keep_state,
         keep_serving=keep_serving,
     )
+    # A SIGTERM (a supervisor, `timeout`, a closed CI job) unwinds like Ctrl-C, so the
+    # services the demo started are stopped by its `finally` instead of being orphaned.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         run_demo(options, console)
     except KeyboardInterrupt:

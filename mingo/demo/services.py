@@ -1,8 +1,8 @@
 """The three prediction services, run as `mingo serve KIND --port P` processes.
 
-Each runs in its own process group, so Ctrl-C in the terminal reaches the demo (which
-stops them in order) rather than killing them half-way; stopping sends SIGTERM to the group
-and SIGKILL to whatever outlives the grace period.
+Each runs in its own session, so Ctrl-C in the terminal reaches the demo (which stops them
+in order) rather than killing them half-way; stopping sends SIGTERM and then SIGKILL to the
+service and its workers that outlive the grace period.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 
 from mingo import ModelKind
 
@@ -79,20 +80,29 @@ class LocalService:
             return False
 
     def stop(self) -> None:
+        """SIGTERM the service (it stops its workers), then SIGKILL whatever outlives it.
+
+        BentoML's workers run in sessions of their own, so they are found as descendants of
+        the service process before it is signalled, not through its process group.
+        """
         if self.process is None or self.process.poll() is not None:
             return
-        group = self.process.pid
         try:
-            os.killpg(group, signal.SIGTERM)
+            workers = psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            workers = []
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
             self.process.wait(timeout=STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
-            os.killpg(group, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-        # Workers of the service share its group; make sure none outlives the arbiter.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(group, signal.SIGKILL)
+        _, survivors = psutil.wait_procs(workers, timeout=STOP_GRACE_SECONDS)
+        for survivor in survivors:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                survivor.kill()
 
 
 def wait_until_ready(services: list[LocalService], timeout_s: float) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pandas as pd
+import psutil
 import pytest
 from rich.console import Console
 
@@ -82,6 +83,7 @@ def test_services_answer_for_all_three_then_reload_to_the_new_champion(
         LocalService(kind, free_local_port(), tmp_path / f"serve-{kind}.log")
         for kind in MODEL_KINDS
     ]
+    started: list[list[psutil.Process]] = []
     try:
         env = child_environment(isolated_mingo_home)
         for service in services:
@@ -108,11 +110,20 @@ def test_services_answer_for_all_three_then_reload_to_the_new_champion(
         again = ask_all(services, data, customers, as_of)
         versions = {answer.kind: answer.model_version for answer in again}
         assert versions == {"binary": new_version, "multiclass": "1", "clustering": "1"}
+        # BentoML's workers live in sessions of their own: stop() must find them too.
+        started = [
+            psutil.Process(service.process.pid).children(recursive=True)
+            for service in services
+            if service.process is not None
+        ]
+        assert all(started), "every service runs at least one worker process"
     finally:
         for service in services:
             service.stop()
-    for service in services:
+    for service, workers in zip(services, started, strict=True):
         assert service.process is not None and service.process.poll() is not None
         assert not process_group_alive(service.process.pid), f"{service.kind} left processes"
+        alive = [w.pid for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
+        assert not alive, f"{service.kind} left workers {alive}"
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{service.url}/livez", timeout=5)
