@@ -6,7 +6,9 @@ Prints a markdown table and writes it to benchmarks/results/features_training.md
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -41,10 +43,15 @@ def write_section(title: str, table: str) -> None:
     RESULTS.write_text(text + "\n")
 
 
-def _seconds(action: object) -> float:
+def _seconds(action: Callable[[], object]) -> float:
     start = time.perf_counter()
-    action()  # type: ignore[operator]
+    action()
     return time.perf_counter() - start
+
+
+def load_average() -> str:
+    """1/5/15-minute load averages: timings on shared cores mean little without them."""
+    return "/".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 def main() -> None:
@@ -68,7 +75,7 @@ def main() -> None:
         print(lines[-1], flush=True)
     table = "\n".join(lines) + (
         "\n\nOne call each, as of the last date minus 30 days; `customer features` includes "
-        "its own history step. 2 shared cores."
+        f"its own history step. 2 shared cores; load average at the end {load_average()}."
     )
     print(table)
     write_section("Feature build", table)

@@ -12,7 +12,7 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from benchmarks.bench_features import SCALES, scaled_purchases, write_section
+from benchmarks.bench_features import SCALES, load_average, scaled_purchases, write_section
 from mingo import MODEL_KINDS
 from mingo.models import ModelConfig, baseline_metrics, build_datasets, fit, score
 
@@ -61,7 +61,7 @@ def _run() -> None:
         "multiclass top-50 routes and a 180-day window, clustering k by silhouette over 3..8). "
         "Rows are customers (binary and multiclass: one per customer and training snapshot). "
         "One OpenMP thread; 2 shared cores; timings between runs vary by ~25% or more when "
-        "other jobs run."
+        f"other jobs run; load average at the end {load_average()}."
     )
     print(table)
     write_section("Training", table)
