@@ -151,6 +151,12 @@ def test_first_retraining_promotes_the_candidate(stack: EmbeddedStack, registry_
     tags = mlflow_client().get_model_version("mingo-binary", "1").tags
     assert tags["mingo.decision.promoted"] == "true"
     assert tags["mingo.data.sha256"] == decision["data"]["sha256"]
+    run = mlflow_client().get_run(decision["mlflow_run_id"])
+    assert run.data.metrics["baseline_accuracy"] == pytest.approx(
+        decision["baseline_metrics"]["accuracy"]
+    )
+    plots = [a.path for a in mlflow_client().list_artifacts(decision["mlflow_run_id"], "plots")]
+    assert plots and all(path.endswith(".png") for path in plots)
 
 
 def test_bad_data_file_fails_with_the_validators_message(
