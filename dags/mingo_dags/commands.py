@@ -40,9 +40,14 @@ def redeploy_command(kind: str, namespace: str, timeout_s: int, *, local: bool) 
         if local:
             return ["redeploy", kind, "--local"]
         return [
-            "redeploy", kind, "--namespace", namespace, "--timeout", str(timeout_s),
+            "redeploy",
+            kind,
+            "--namespace",
+            namespace,
+            "--timeout",
+            str(timeout_s),
             "--skip-smoke-test",
-        ]  # fmt: skip
+        ]
 
     return build
 
@@ -59,8 +64,13 @@ def rollback_command(kind: str, namespace: str, timeout_s: int, *, local: bool) 
         if local:
             return ["redeploy", kind, "--rollback", "--local"]
         return [
-            "redeploy", kind, "--namespace", namespace, "--timeout", str(timeout_s),
+            "redeploy",
+            kind,
+            "--namespace",
+            namespace,
+            "--timeout",
+            str(timeout_s),
             "--rollback",
-        ]  # fmt: skip
+        ]
 
     return build

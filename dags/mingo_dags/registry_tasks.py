@@ -13,7 +13,6 @@ from airflow.sdk import TriggerRule, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 REASON_TAG = "mingo.decision.reason"
-PROMOTED_TAG = "mingo.decision.promoted"
 REDEPLOY_TASK = "redeploy"
 NOT_PROMOTED_TASK = "not_promoted"
 DECISION_XCOM_KEY = "decision"
@@ -35,9 +34,9 @@ def _registry_snapshot(kind: str) -> dict[str, Any]:
 def champion_before(kind: str) -> dict[str, Any]:
     """Record the champion and newest version before training, to compare after it."""
     snapshot = _registry_snapshot(kind)
-    print(f"mingo-{kind} before retraining: champion {snapshot['champion']}, "
-          f"newest version {snapshot['latest']}")  # fmt: skip
-    return {"champion": snapshot["champion"], "latest": snapshot["latest"]}
+    champion, latest = snapshot["champion"], snapshot["latest"]
+    print(f"mingo-{kind} before retraining: champion {champion}, newest version {latest}")
+    return {"champion": champion, "latest": latest}
 
 
 def describe_outcome(
@@ -69,8 +68,8 @@ def decide(kind: str, before: dict[str, Any], **context: Any) -> str:
     outcome = describe_outcome(kind, before, after, bool(context["params"].get("dry_run")))
     context["ti"].xcom_push(key=DECISION_XCOM_KEY, value=outcome)
     if outcome["promoted"]:
-        print(f"promoted: mingo-{kind} champion {outcome['champion_version_before']} -> "
-              f"{outcome['champion_version_after']} ({outcome['reason']})")  # fmt: skip
+        moved = f"{outcome['champion_version_before']} -> {outcome['champion_version_after']}"
+        print(f"promoted: mingo-{kind} champion {moved} ({outcome['reason']})")
         return REDEPLOY_TASK
     print(f"not promoted: {outcome['reason']}")
     return NOT_PROMOTED_TASK
