@@ -63,9 +63,15 @@ def train(
 
     model_kind = parse_kind(kind)
     settings = load_settings()
+    before: str | Exception | None = None
     try:
         # Taken first, so a second retraining of KIND gives up before any costly setup.
         with retraining_lock(model_kind, settings.home):
+            try:
+                before = _read_champion(model_kind)
+            except Exception as error:
+                # An unreachable registry fails the run later, at the stage that needs it.
+                before = error
             decision = _prepare_and_run(
                 model_kind, settings, data, cutoff, horizon, config, dry_run, force_promote
             )
@@ -78,11 +84,31 @@ def train(
 
         code = EXIT_BAD_DATA if isinstance(error, DataError) else EXIT_FAILED
         raise _fail(
-            f"retraining of {model_kind} failed, champion unchanged: "
+            f"retraining of {model_kind} failed ({_champion_after_failure(model_kind, before)}): "
             f"{type(error).__name__}: {error}",
             code,
         ) from error
     print(decision.model_dump_json(), flush=True)
+
+
+def _read_champion(kind: ModelKind) -> str | None:
+    from mingo.registry import CHAMPION, get_alias_version
+    from mingo.tracking import mlflow_client
+
+    return get_alias_version(mlflow_client(), kind, CHAMPION)
+
+
+def _champion_after_failure(kind: ModelKind, before: str | Exception | None) -> str:
+    """What the registry serves after a failure, read back rather than assumed."""
+    try:
+        now = _read_champion(kind)
+    except Exception as error:
+        return f"champion not read back: {type(error).__name__}"
+    if isinstance(before, Exception):
+        return f"champion is version {now}"
+    if now == before:
+        return f"champion unchanged: version {now}"
+    return f"champion moved from version {before} to {now} during this run"
 
 
 def _prepare_and_run(
