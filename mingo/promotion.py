@@ -13,7 +13,7 @@ registry writes leaves a registry that serves a version that was once judged fit
     (serving unchanged, rollback a no-op); the next promotion overwrites `previous`.
 
 Concurrency: two retrainings of one KIND must not both move `champion`. On one machine a
-file lock (`mingo.retraining.retraining_lock`) serialises them. Across machines the registry
+file lock (`mingo.retraining_lock`) serialises them. Across machines the registry
 is checked: the champion version read at comparison time is re-read right before each alias
 write, and if it moved the promotion stops with `ChampionMovedError` (MLflow has no
 compare-and-set, so a tiny window remains between the last read and the write).

@@ -12,13 +12,10 @@ candidate only carries `challenger`).
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import importlib
 import importlib.util
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +37,7 @@ from mingo.registry import (
     register_candidate,
     set_version_tags,
 )
+from mingo.report import record_retraining_report
 from mingo.tracking import ensure_experiment, mlflow_client
 
 # Test-only fault injection: when this variable is "1" the process dies right after a
@@ -48,10 +46,6 @@ FAULT_AFTER_REGISTER_ENV = "MINGO_FAULT_AFTER_REGISTER"
 FAULT_EXIT_CODE = 86
 
 DECISION_TAG_PREFIX = "mingo.decision."
-
-
-class RetrainingInProgressError(RuntimeError):
-    """Another retraining of the same KIND holds the lock."""
 
 
 class RetrainingConfig(BaseModel):
@@ -137,6 +131,9 @@ class Comparison(BaseModel):
 
     champion_version_before: str | None
     verdict: Verdict
+    champion_metrics: dict[str, float] | None = Field(
+        default=None, description="The champion's metrics re-scored on the candidate's holdout."
+    )
 
 
 class Decision(BaseModel):
@@ -284,7 +281,11 @@ def compare(
         champion = load_model(candidate.kind, champion_version)
         champion_metrics = models.score(champion, holdout)
     verdict = judge(candidate.metrics, champion_metrics, policy, force=force)
-    return Comparison(champion_version_before=champion_version, verdict=verdict)
+    return Comparison(
+        champion_version_before=champion_version,
+        verdict=verdict,
+        champion_metrics=champion_metrics,
+    )
 
 
 def conclude(
@@ -331,6 +332,8 @@ def conclude(
         set_version_tags(
             mlflow_client(), candidate.kind, candidate.version, decision_tags(decision)
         )
+    # After the decision is recorded: a report failure is logged, never undoes the decision.
+    record_retraining_report(decision, comparison.champion_metrics)
     return decision
 
 
@@ -356,36 +359,3 @@ def decision_tags(decision: Decision) -> dict[str, str]:
 
 def _tag_number(value: float | None) -> str:
     return "" if value is None else repr(value)
-
-
-# -- one retraining at a time per KIND ---------------------------------------------------
-
-
-@contextmanager
-def retraining_lock(kind: ModelKind, home: Path | None = None) -> Iterator[Path]:
-    """Hold `$MINGO_HOME/locks/retrain-<kind>.lock` for the whole retraining.
-
-    An OS file lock: it is released when the process exits, even when killed, so a crash
-    never leaves a stale lock. It serialises retrainings that share a MINGO_HOME; runs on
-    other machines are caught by the registry-side check in `mingo.promotion`.
-    """
-    locks = (home or load_settings().home) / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    path = locks / f"retrain-{kind}.lock"
-    handle = path.open("a+")
-    try:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown process"
-            raise RetrainingInProgressError(
-                f"another retraining of {kind} is running ({holder}); lock {path}"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} since {datetime.now(UTC).isoformat(timespec='seconds')}")
-        handle.flush()
-        yield path
-    finally:
-        handle.close()

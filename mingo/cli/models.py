@@ -58,7 +58,7 @@ def promote(
     from mingo import registered_model_name
     from mingo.promotion import promote_version
     from mingo.registry import CHAMPION, get_alias_version, set_version_tags, version_exists
-    from mingo.retraining import RetrainingInProgressError, retraining_lock
+    from mingo.retraining_lock import RetrainingInProgressError, retraining_lock
     from mingo.tracking import mlflow_client
 
     model_kind = parse_kind(kind)
@@ -102,7 +102,7 @@ def rollback(
     from mingo import registered_model_name
     from mingo.promotion import rollback as rollback_champion
     from mingo.registry import PREVIOUS, get_alias_version
-    from mingo.retraining import RetrainingInProgressError, retraining_lock
+    from mingo.retraining_lock import RetrainingInProgressError, retraining_lock
     from mingo.tracking import mlflow_client
 
     model_kind = parse_kind(kind)

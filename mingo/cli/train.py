@@ -59,7 +59,7 @@ def train(
 ) -> None:
     """Retrain KIND with the ZenML pipeline, judge it against the champion, maybe promote."""
     from mingo.config import load_settings
-    from mingo.retraining import RetrainingInProgressError, retraining_lock
+    from mingo.retraining_lock import RetrainingInProgressError, retraining_lock
 
     model_kind = parse_kind(kind)
     settings = load_settings()
