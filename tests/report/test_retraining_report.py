@@ -25,8 +25,8 @@ from mingo.models import api as models
 from mingo.promotion import PromotionPolicy
 from mingo.report import (
     REPORT_ARTIFACT,
-    record_retraining_report,
     render_retraining_report,
+    report_path,
 )
 from mingo.tracking import mlflow_client
 
@@ -57,10 +57,10 @@ def retrain(purchases: pd.DataFrame, uri: str) -> Retraining:
     if comparison.champion_version_before is not None:
         champion = retraining.load_model("binary", comparison.champion_version_before)
         champion_metrics = models.score(champion, holdout)
+    # conclude() records the decision, then writes and logs the report itself.
     decision = retraining.conclude(candidate, comparison, identity, dry_run=False)
-    return Retraining(
-        decision, champion_metrics, record_retraining_report(decision, champion_metrics)
-    )
+    path = report_path(decision)
+    return Retraining(decision, champion_metrics, path if path.exists() else None)
 
 
 @dataclass(frozen=True)
