@@ -6,7 +6,9 @@ collection, before any test module imports it.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -16,6 +18,7 @@ DAG_FILE = DAGS_FOLDER / "mingo_retrain.py"
 KINDS = ("binary", "multiclass", "clustering")
 
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="mingo-airflow-home-"))
+atexit.register(shutil.rmtree, AIRFLOW_HOME, ignore_errors=True)
 AIRFLOW_ENV = {
     "AIRFLOW_HOME": str(AIRFLOW_HOME),
     "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
