@@ -73,7 +73,12 @@ def _make_pipeline(config: ModelConfig) -> Pipeline:
     return Pipeline(
         [
             ("features", ColumnTransformer([("behaviour", "passthrough", list(FEATURE_COLUMNS))])),
-            ("classifier", CalibratedClassifierCV(boosted, method="sigmoid", cv=3)),
+            # ensemble=False: calibration still comes from 3 out-of-fold predictions, but one
+            # booster is kept, so serving scores one model instead of three.
+            (
+                "classifier",
+                CalibratedClassifierCV(boosted, method="sigmoid", cv=3, ensemble=False),
+            ),
         ]
     )
 
