@@ -70,7 +70,9 @@ class PromotionPolicy(BaseModel):
 
     metric: str
     min_absolute_margin: float = Field(default=0.005, ge=0.0)
-    min_relative_margin: float = Field(default=0.01, ge=0.0)
+    min_relative_margin: float | None = Field(
+        default=0.01, ge=0.0, description="None: only the absolute margin counts."
+    )
     guardrails: list[GuardrailRule] = Field(default_factory=list)
 
     @classmethod
@@ -111,7 +113,7 @@ class Verdict(BaseModel):
     absolute_margin: float | None
     relative_margin: float | None
     required_absolute_margin: float
-    required_relative_margin: float
+    required_relative_margin: float | None
     guardrails: list[GuardrailCheck]
 
 
@@ -189,7 +191,10 @@ def judge(
         relative = absolute / abs(champ) if champ != 0 else None
         wins_absolute = absolute > 0 and absolute >= policy.min_absolute_margin
         wins_relative = (
-            absolute > 0 and relative is not None and relative >= policy.min_relative_margin
+            absolute > 0
+            and relative is not None
+            and policy.min_relative_margin is not None
+            and relative >= policy.min_relative_margin
         )
         failed = [c for c in checks if not c.passed]
         if not (wins_absolute or wins_relative):
@@ -197,8 +202,7 @@ def judge(
             reason = (
                 f"{metric} {cand:.4f} vs champion {champ:.4f}: improvement {absolute:+.4f} "
                 f"(relative {_percent(relative)}) is below the required margin "
-                f"({policy.min_absolute_margin} absolute or "
-                f"{policy.min_relative_margin:.1%} relative)"
+                f"({_required_margin(policy)})"
             )
         elif failed:
             promote = False
@@ -239,6 +243,12 @@ def judge(
         required_relative_margin=policy.min_relative_margin,
         guardrails=checks,
     )
+
+
+def _required_margin(policy: PromotionPolicy) -> str:
+    if policy.min_relative_margin is None:
+        return f"{policy.min_absolute_margin} absolute"
+    return f"{policy.min_absolute_margin} absolute or {policy.min_relative_margin:.1%} relative"
 
 
 def _fmt(value: float | None) -> str:

@@ -191,9 +191,13 @@ def _verdict_section(decision: Decision) -> str:
             f"Kept champion version {html.escape(kept)}" if kept else "Not promoted (no champion)"
         )
     forced = " <strong>(forced)</strong>" if decision.forced else ""
+    relative = (
+        ""
+        if decision.required_relative_margin is None
+        else f" or {decision.required_relative_margin:.1%} relative"
+    )
     margins = (
-        f"Required margin: {decision.required_absolute_margin} absolute or "
-        f"{decision.required_relative_margin:.1%} relative on <code>"
+        f"Required margin: {decision.required_absolute_margin} absolute{relative} on <code>"
         f"{html.escape(decision.metric)}</code>."
     )
     css = "promoted" if decision.promoted else "kept"

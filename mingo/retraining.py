@@ -79,6 +79,16 @@ class RetrainingConfig(BaseModel):
     def model_config_for_training(self) -> models.ModelConfig:
         return models.ModelConfig(kind=self.kind, **self.training)
 
+    def with_absolute_margin(self, margin: float) -> RetrainingConfig:
+        """A copy whose candidate must win by `margin` (absolute) alone: an operator who sets
+        one number expects exactly that number to decide, so the relative rule is switched off."""
+        policy = self.policy().model_copy(
+            update={"min_absolute_margin": margin, "min_relative_margin": None}
+        )
+        return RetrainingConfig.model_validate(
+            {**self.model_dump(), "promotion": policy.model_dump()}
+        )
+
     def with_training(self, **overrides: Any) -> RetrainingConfig:
         """A copy with some training fields replaced (CLI options over the YAML)."""
         return RetrainingConfig.model_validate(
@@ -151,7 +161,7 @@ class Decision(BaseModel):
     absolute_margin: float | None
     relative_margin: float | None
     required_absolute_margin: float
-    required_relative_margin: float
+    required_relative_margin: float | None
     guardrails: list[dict[str, Any]]
     forced: bool
     dry_run: bool

@@ -56,6 +56,15 @@ def train(
     config: Annotated[
         Path | None, typer.Option("--config", help="Pipeline YAML (default: the shipped one)")
     ] = None,
+    margin: Annotated[
+        float | None,
+        typer.Option(
+            "--margin",
+            min=0.0,
+            help="Required absolute improvement of the promotion metric; replaces the config's "
+            "absolute and relative margins",
+        ),
+    ] = None,
 ) -> None:
     """Retrain KIND with the ZenML pipeline, judge it against the champion, maybe promote."""
     from mingo.config import load_settings
@@ -73,7 +82,7 @@ def train(
                 # An unreachable registry fails the run later, at the stage that needs it.
                 before = error
             decision = _prepare_and_run(
-                model_kind, settings, data, cutoff, horizon, config, dry_run, force_promote
+                model_kind, settings, data, cutoff, horizon, margin, config, dry_run, force_promote
             )
     except RetrainingInProgressError as error:
         raise _fail(str(error), EXIT_BUSY) from error
@@ -117,6 +126,7 @@ def _prepare_and_run(
     data: str | None,
     cutoff: str | None,
     horizon: int | None,
+    margin: float | None,
     config: Path | None,
     dry_run: bool,
     force_promote: bool,
@@ -143,6 +153,8 @@ def _prepare_and_run(
         overrides["horizon_days"] = horizon
     if overrides:
         pipeline_config = pipeline_config.with_training(**overrides)
+    if margin is not None:
+        pipeline_config = pipeline_config.with_absolute_margin(margin)
     data_uri = data or pipeline_config.data_uri or settings.data_uri
     if not data_uri:
         raise _fail(

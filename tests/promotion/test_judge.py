@@ -140,3 +140,19 @@ def test_unknown_training_field_is_named(tmp_path: Path) -> None:
     path.write_text("kind: binary\ntraining:\n  horizon_dayz: 7\n")
     with pytest.raises(ValueError, match=r"training\.horizon_dayz"):
         read_retraining_config(path)
+
+
+def test_absolute_margin_override_switches_the_relative_rule_off() -> None:
+    config = RetrainingConfig(kind="binary").with_absolute_margin(0.05)
+    policy = config.policy()
+    assert policy.min_absolute_margin == 0.05
+    assert policy.min_relative_margin is None
+    # +0.03 on 0.2 is 15% relative: enough under the default policy, not under 0.05 absolute.
+    scores = {"accuracy": 0.23, "roc_auc": 0.8}
+    champion = {"accuracy": 0.2, "roc_auc": 0.8}
+    assert judge(scores, champion, BINARY).promote
+    verdict = judge(scores, champion, policy)
+    assert not verdict.promote
+    assert "(0.05 absolute)" in verdict.reason
+    assert verdict.required_relative_margin is None
+    assert judge({"accuracy": 0.26, "roc_auc": 0.8}, champion, policy).promote
