@@ -1,4 +1,4 @@
-"""`python -m benchmarks [NAME ...]`: runs every `bench_*.py` module's `main()` (or the named ones)."""
+"""`python -m benchmarks [NAME ...]`: runs the `main()` of every `bench_*.py` (or the named)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import benchmarks
 
 
 def run(names: list[str]) -> None:
-    found = sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_"))
+    found = sorted(
+        m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_")
+    )
     for name in names or found:
         print(f"== {name}", flush=True)
         importlib.import_module(f"benchmarks.{name}").main()
