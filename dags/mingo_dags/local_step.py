@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -112,12 +110,6 @@ class LocalRedeployOperator(MingoProcessOperator):
         )
 
 
-def _free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class LocalServiceSmokeTestOperator(MingoProcessOperator):
     """The smoke test on one machine.
 
@@ -136,38 +128,19 @@ class LocalServiceSmokeTestOperator(MingoProcessOperator):
         if env.get("MINGO_PREDICTION_URL"):
             self.run_command(command, env=env)
             return
-        port = _free_loopback_port()
-        env["MINGO_PREDICTION_URL"] = f"http://127.0.0.1:{port}"
-        serve = [mingo_executable(), "serve", self.kind, "--port", str(port)]
-        self.log.info("starting a throwaway service for the smoke test: %s", " ".join(serve))
+        # Imported here: DAG files are parsed without the mingo package.
+        from mingo.serving.process import LocalService, free_local_port
+
         with tempfile.TemporaryDirectory(prefix="mingo-smoke-") as scratch:
-            serve_log = Path(scratch) / "serve.log"
-            with serve_log.open("wb") as log_file:
-                service = subprocess.Popen(
-                    serve,
-                    env=env,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
+            service = LocalService(self.kind, free_local_port(), Path(scratch) / "serve.log")
+            env["MINGO_PREDICTION_URL"] = service.url
+            self.log.info("starting a throwaway `mingo serve %s` for the smoke test", self.kind)
+            service.start(env)
             try:
                 self.run_command([*command, "--smoke-ready-timeout", "180"], env=env)
             except AirflowException:
-                tail = serve_log.read_text(errors="replace").splitlines()[-OUTPUT_TAIL_LINES:]
-                self.log.error("log of `%s`:\n%s", " ".join(serve), "\n".join(tail))
+                tail = service.log_tail(OUTPUT_TAIL_LINES)
+                self.log.error("log of `mingo serve %s`:\n%s", self.kind, tail)
                 raise
             finally:
-                _stop_process_group(service)
-
-
-def _stop_process_group(process: subprocess.Popen[bytes]) -> None:
-    # `mingo serve` leads a process group (bentoml and its workers): stop all of it.
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+                service.stop()

@@ -30,11 +30,11 @@ from rich.progress import (
 from mingo import MODEL_KINDS, ModelKind
 from mingo.demo import console as show
 from mingo.demo.predictions import ServiceAnswer, ask, request_body, sample_customers
-from mingo.demo.services import LocalService, free_local_port, mingo_executable, wait_until_ready
 from mingo.demo.snapshots import DemoData, Snapshot, make_demo_data
 from mingo.deploy.local import reload_local_service
 from mingo.report import REPORTS_DIRNAME
 from mingo.retraining import Decision
+from mingo.serving.process import LocalService, free_local_port, mingo_executable, wait_until_ready
 
 # Variables that would point the demo at another MLflow, ZenML or S3 than its embedded home.
 FOREIGN_PREFIXES = ("MLFLOW_", "ZENML_", "MINGO_", "AWS_", "BENTOML_HOME")

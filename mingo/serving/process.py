@@ -1,8 +1,9 @@
-"""The three prediction services, run as `mingo serve KIND --port P` processes.
+"""A prediction service run as a local `mingo serve KIND --port P` process.
 
-Each runs in its own session, so Ctrl-C in the terminal reaches the demo (which stops them
-in order) rather than killing them half-way; stopping sends SIGTERM and then SIGKILL to the
-service and its workers that outlive the grace period.
+The demo, the local Airflow runner's smoke test and the tests all start and stop services
+this one way. Each runs in its own session, so Ctrl-C in a terminal reaches the caller (which
+stops its services in order) rather than killing them half-way; stopping sends SIGTERM and
+then SIGKILL to the service and to its workers that outlive the grace period.
 """
 
 from __future__ import annotations
