@@ -133,33 +133,20 @@ def _check_guardrail(
 ) -> GuardrailCheck:
     cand = _number(candidate.get(rule.metric))
     champ = _number(champion.get(rule.metric))
+    regression = None if cand is None or champ is None else -_improvement(rule.metric, cand, champ)
     if champ is None:
-        # Nothing to regress from.
-        return GuardrailCheck(
-            metric=rule.metric,
-            candidate=cand,
-            champion=None,
-            regression=None,
-            tolerance=rule.tolerance,
-            passed=True,
-        )
-    if cand is None:
-        return GuardrailCheck(
-            metric=rule.metric,
-            candidate=None,
-            champion=champ,
-            regression=None,
-            tolerance=rule.tolerance,
-            passed=False,
-        )
-    regression = -_improvement(rule.metric, cand, champ)
+        passed = True  # nothing to regress from
+    elif regression is None:
+        passed = False  # the candidate lacks a metric the champion has
+    else:
+        passed = regression <= rule.tolerance
     return GuardrailCheck(
         metric=rule.metric,
         candidate=cand,
         champion=champ,
         regression=regression,
         tolerance=rule.tolerance,
-        passed=regression <= rule.tolerance,
+        passed=passed,
     )
 
 
