@@ -137,12 +137,8 @@ def baseline_metrics(train: Dataset, holdout: Dataset, config: ModelConfig) -> d
 def predict(
     model: TrainedModel, purchases: pd.DataFrame, as_of: date | None
 ) -> list[dict[str, Any]]:
-    cutoff = datasets.serving_cutoff(purchases, as_of)
-    customers = datasets.customers_in_order(purchases)
-    features = customer_features(purchases, cutoff)
-    datasets.require_history(features, customers, cutoff)
-    ordered = features.loc[customers]
-    probability = probabilities(model, ordered)
+    customers, inputs = datasets.serving_inputs(purchases, as_of, customer_features)
+    probability = probabilities(model, inputs)
     threshold = float(model.metadata["threshold"])
     return [
         {"customer_id": customer, "probability": float(p), "will_buy": bool(p >= threshold)}

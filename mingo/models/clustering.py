@@ -140,11 +140,8 @@ def baseline_metrics(train: Dataset, holdout: Dataset, config: ModelConfig) -> d
 def predict(
     model: TrainedModel, purchases: pd.DataFrame, as_of: date | None
 ) -> list[dict[str, Any]]:
-    cutoff = datasets.serving_cutoff(purchases, as_of)
-    customers = datasets.customers_in_order(purchases)
-    features = customer_features(purchases, cutoff)
-    datasets.require_history(features, customers, cutoff)
-    _, segments = assign(model, features.loc[customers])
+    customers, inputs = datasets.serving_inputs(purchases, as_of, customer_features)
+    _, segments = assign(model, inputs)
     names = model.metadata["segment_names"]
     return [
         {"customer_id": customer, "segment": int(s), "segment_name": names[str(int(s))]}

@@ -6,6 +6,7 @@ days after a cutoff C is the interval (C, C + W] of purchase dates.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import numpy as np
@@ -142,3 +143,20 @@ def require_history(features: pd.DataFrame, customers: list[str], as_of: date) -
         raise ValueError(
             f"{len(missing)} customer(s) have no purchase on or before as_of={as_of}: {shown}"
         )
+
+
+def serving_inputs(
+    purchases: pd.DataFrame,
+    as_of: date | None,
+    build: Callable[[pd.DataFrame, date], pd.DataFrame],
+) -> tuple[list[str], pd.DataFrame]:
+    """(customers, their model inputs) as of the serving cutoff, in order of first appearance.
+
+    `build` is the same feature function training uses; a customer with no purchase on or
+    before the cutoff is named in a ValueError.
+    """
+    cutoff = serving_cutoff(purchases, as_of)
+    customers = customers_in_order(purchases)
+    features = build(purchases, cutoff)
+    require_history(features, customers, cutoff)
+    return customers, features.loc[customers]

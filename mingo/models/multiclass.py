@@ -170,11 +170,11 @@ def predict(
     model: TrainedModel, purchases: pd.DataFrame, as_of: date | None
 ) -> list[dict[str, Any]]:
     """Top routes per customer; "other" is skipped, probabilities are the model's own."""
-    cutoff = datasets.serving_cutoff(purchases, as_of)
-    customers = datasets.customers_in_order(purchases)
-    features = model_inputs(purchases, cutoff, _vocabulary(model))
-    datasets.require_history(features, customers, cutoff)
-    proba, classes = probabilities(model, features.loc[customers])
+    vocabulary = _vocabulary(model)
+    customers, inputs = datasets.serving_inputs(
+        purchases, as_of, lambda history, cutoff: model_inputs(history, cutoff, vocabulary)
+    )
+    proba, classes = probabilities(model, inputs)
     routes = model.metadata["route_classes"]
     other = int(model.metadata["other_class"])
     named = classes != other
