@@ -24,12 +24,12 @@ from mingo.data.generate import generate_purchases
 from mingo.demo import console as show
 from mingo.demo.predictions import sample_customers
 from mingo.demo.scenario import ask_all, child_environment
-from mingo.serving.process import LocalService, free_local_port, wait_until_ready
 from mingo.demo.snapshots import DemoData, Snapshot
 from mingo.deploy.local import reload_local_service
 from mingo.models import api as models
 from mingo.promotion import promote_version
 from mingo.registry import CHAMPION, get_alias_version, log_candidate, register_candidate
+from mingo.serving.process import LocalService, free_local_port, wait_until_ready
 from mingo.tracking import ensure_experiment, mlflow_client
 
 CUSTOMERS = 400
