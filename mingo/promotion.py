@@ -26,7 +26,7 @@ itself replaced when it was promoted (or no `previous` alias when there is none)
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -49,18 +49,31 @@ REPLACED_VERSION_TAG = "mingo.replaced_version"
 # Metrics where a smaller value is better; every other contract metric is higher-is-better.
 LOWER_IS_BETTER = frozenset({"davies_bouldin"})
 
+# A binary scorer that ranks buyers barely better than chance serves nobody, champion or not.
+BINARY_ROC_AUC_FLOOR = 0.6
+
+# What the candidate was judged against: the champion re-scored on the same holdout, or, when
+# the champion cannot be scored, the naive baseline on that holdout; none for the first model.
+Reference = Literal["champion", "baseline", "none"]
+
 
 class ChampionMovedError(RuntimeError):
     """The champion alias moved after this run read it: another promotion happened."""
 
 
 class GuardrailRule(BaseModel):
-    """A metric the candidate may not make worse than the champion's by more than tolerance."""
+    """A metric the candidate may not make worse than the reference's by more than tolerance,
+    nor worse than an absolute floor (checked even when there is nothing to compare with)."""
 
     model_config = ConfigDict(extra="forbid")
 
     metric: str
     tolerance: float = Field(ge=0.0, description="Largest allowed regression (absolute).")
+    floor: float | None = Field(
+        default=None,
+        description="Worst value accepted whatever the reference: a minimum, or a maximum for "
+        "a lower-is-better metric. None: no floor.",
+    )
 
 
 class PromotionPolicy(BaseModel):
@@ -78,8 +91,13 @@ class PromotionPolicy(BaseModel):
     @classmethod
     def default_for(cls, kind: ModelKind) -> PromotionPolicy:
         if kind == "binary":
+            # Gate on balanced accuracy: at ~4-10% buyers, "nobody buys" wins plain accuracy.
             return cls(
-                metric="accuracy", guardrails=[GuardrailRule(metric="roc_auc", tolerance=0.01)]
+                metric="balanced_accuracy",
+                guardrails=[
+                    GuardrailRule(metric="roc_auc", tolerance=0.01, floor=BINARY_ROC_AUC_FLOOR),
+                    GuardrailRule(metric="pr_auc", tolerance=0.02),
+                ],
             )
         if kind == "multiclass":
             return cls(
@@ -95,9 +113,10 @@ class PromotionPolicy(BaseModel):
 class GuardrailCheck(BaseModel):
     metric: str
     candidate: float | None
-    champion: float | None
+    champion: float | None = Field(description="The reference's value (champion or baseline).")
     regression: float | None
     tolerance: float
+    floor: float | None = None
     passed: bool
 
 
@@ -107,6 +126,7 @@ class Verdict(BaseModel):
     promote: bool
     forced: bool
     reason: str
+    reference: Reference
     metric: str
     candidate_score: float | None
     champion_score: float | None
@@ -129,24 +149,36 @@ def _improvement(metric: str, candidate: float, champion: float) -> float:
 
 
 def _check_guardrail(
-    rule: GuardrailRule, candidate: dict[str, float], champion: dict[str, float]
+    rule: GuardrailRule, candidate: dict[str, float], reference: dict[str, float]
 ) -> GuardrailCheck:
     cand = _number(candidate.get(rule.metric))
-    champ = _number(champion.get(rule.metric))
-    regression = None if cand is None or champ is None else -_improvement(rule.metric, cand, champ)
-    if champ is None:
-        passed = True  # nothing to regress from
-    elif regression is None:
-        passed = False  # the candidate lacks a metric the champion has
+    ref = _number(reference.get(rule.metric))
+    regression = None if cand is None or ref is None else -_improvement(rule.metric, cand, ref)
+    if cand is None:
+        passed = ref is None and rule.floor is None  # nothing to check it against
     else:
-        passed = regression <= rule.tolerance
+        within_tolerance = regression is None or regression <= rule.tolerance
+        above_floor = rule.floor is None or _improvement(rule.metric, cand, rule.floor) >= 0
+        passed = within_tolerance and above_floor
     return GuardrailCheck(
         metric=rule.metric,
         candidate=cand,
-        champion=champ,
+        champion=ref,
         regression=regression,
         tolerance=rule.tolerance,
+        floor=rule.floor,
         passed=passed,
+    )
+
+
+def _failure(check: GuardrailCheck, against: str) -> str:
+    if check.floor is not None and (
+        check.candidate is None or _improvement(check.metric, check.candidate, check.floor) < 0
+    ):
+        return f"guardrail {check.metric} {_fmt(check.candidate)} is past its floor {check.floor}"
+    return (
+        f"guardrail {check.metric} regressed: candidate {_fmt(check.candidate)} vs {against} "
+        f"{_fmt(check.champion)} (tolerance {check.tolerance})"
     )
 
 
@@ -155,24 +187,35 @@ def judge(
     champion: dict[str, float] | None,
     policy: PromotionPolicy,
     force: bool = False,
+    against: Reference = "champion",
 ) -> Verdict:
-    """Decide whether `candidate` replaces `champion` (both re-scored on the same holdout)."""
+    """Decide whether `candidate` replaces the champion.
+
+    `champion` holds the reference's metrics on the candidate's holdout: the champion's
+    (`against="champion"`), the naive baseline's when the champion cannot be scored
+    (`against="baseline"`), or None when there is no champion. Floors apply in every case.
+    """
     metric = policy.metric
+    reference = "none" if champion is None else against
     cand = _number(candidate.get(metric))
     champ = _number(champion.get(metric)) if champion is not None else None
     checks = [_check_guardrail(rule, candidate, champion or {}) for rule in policy.guardrails]
+    failed = [c for c in checks if not c.passed]
     absolute: float | None = None
     relative: float | None = None
 
     if cand is None:
         promote = False
         reason = f"candidate's {metric} is missing or not a number"
+    elif champ is None and failed:
+        promote = False
+        reason = "; ".join(_failure(c, reference) for c in failed)
     elif champion is None:
         promote = True
         reason = "no champion yet: the first valid candidate becomes champion"
     elif champ is None:
         promote = True
-        reason = f"champion's {metric} is not a number on this holdout; candidate's is {cand:.4f}"
+        reason = f"{against}'s {metric} is not a number on this holdout; candidate's is {cand:.4f}"
     else:
         absolute = _improvement(metric, cand, champ)
         relative = absolute / abs(champ) if champ != 0 else None
@@ -183,31 +226,70 @@ def judge(
             and policy.min_relative_margin is not None
             and relative >= policy.min_relative_margin
         )
-        failed = [c for c in checks if not c.passed]
         if not (wins_absolute or wins_relative):
             promote = False
             reason = (
-                f"{metric} {cand:.4f} vs champion {champ:.4f}: improvement {absolute:+.4f} "
+                f"{metric} {cand:.4f} vs {against} {champ:.4f}: improvement {absolute:+.4f} "
                 f"(relative {_percent(relative)}) is below the required margin "
                 f"({_required_margin(policy)})"
             )
         elif failed:
             promote = False
-            reason = "; ".join(
-                f"guardrail {c.metric} regressed: candidate {_fmt(c.candidate)} vs champion "
-                f"{_fmt(c.champion)} (tolerance {c.tolerance})"
-                for c in failed
-            )
+            reason = "; ".join(_failure(c, against) for c in failed)
         else:
             promote = True
             reason = (
-                f"{metric} {cand:.4f} beats champion {champ:.4f} by {absolute:+.4f} "
+                f"{metric} {cand:.4f} beats {against} {champ:.4f} by {absolute:+.4f} "
                 f"(relative {_percent(relative)}); guardrails hold"
             )
+    return _verdict(
+        promote,
+        reason,
+        policy,
+        force,
+        reference=reference,
+        candidate_score=cand,
+        champion_score=champ,
+        absolute_margin=absolute,
+        relative_margin=relative,
+        guardrails=checks,
+    )
 
+
+def refuse_incomparable(
+    candidate: dict[str, float], differences: list[str], policy: PromotionPolicy, force: bool
+) -> Verdict:
+    """The verdict when candidate and champion answer different questions: no score decides."""
+    return _verdict(
+        False,
+        f"not comparable: {'; '.join(differences)}",
+        policy,
+        force,
+        reference="champion",
+        candidate_score=_number(candidate.get(policy.metric)),
+        champion_score=None,
+        absolute_margin=None,
+        relative_margin=None,
+        guardrails=[],
+    )
+
+
+def _verdict(
+    promote: bool,
+    reason: str,
+    policy: PromotionPolicy,
+    force: bool,
+    *,
+    reference: Reference,
+    candidate_score: float | None,
+    champion_score: float | None,
+    absolute_margin: float | None,
+    relative_margin: float | None,
+    guardrails: list[GuardrailCheck],
+) -> Verdict:
     forced = False
     if force and not promote:
-        if cand is None:
+        if candidate_score is None:
             reason = f"not forced: {reason}"
         else:
             promote = True
@@ -216,19 +298,19 @@ def judge(
     elif force:
         reason = f"forced promotion; it would have promoted anyway: {reason}"
         forced = True
-
     return Verdict(
         promote=promote,
         forced=forced,
         reason=reason,
-        metric=metric,
-        candidate_score=cand,
-        champion_score=champ,
-        absolute_margin=absolute,
-        relative_margin=relative,
+        reference=reference,
+        metric=policy.metric,
+        candidate_score=candidate_score,
+        champion_score=champion_score,
+        absolute_margin=absolute_margin,
+        relative_margin=relative_margin,
         required_absolute_margin=policy.min_absolute_margin,
         required_relative_margin=policy.min_relative_margin,
-        guardrails=checks,
+        guardrails=guardrails,
     )
 
 

@@ -18,7 +18,7 @@ import importlib.util
 import os
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import yaml
@@ -27,7 +27,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from mingo import ModelKind, registered_model_name
 from mingo.config import load_settings
 from mingo.models import api as models
-from mingo.promotion import PromotionPolicy, Verdict, judge, promote_version
+from mingo.models.target import TargetDefinition, target_of
+from mingo.promotion import (
+    PromotionPolicy,
+    Reference,
+    Verdict,
+    judge,
+    promote_version,
+    refuse_incomparable,
+)
 from mingo.registry import (
     CHAMPION,
     LoggedCandidate,
@@ -46,6 +54,11 @@ FAULT_AFTER_REGISTER_ENV = "MINGO_FAULT_AFTER_REGISTER"
 FAULT_EXIT_CODE = 86
 
 DECISION_TAG_PREFIX = "mingo.decision."
+TARGET_TAG_PREFIX = "mingo.target."
+
+# How the champion took part in the judgement: none yet; re-scored on the candidate's holdout;
+# answering another question (horizon, window, candidate policy); or not loadable/scorable.
+ChampionStatus = Literal["none", "scored", "not_comparable", "unscorable"]
 
 
 class RetrainingConfig(BaseModel):
@@ -134,12 +147,15 @@ class CandidateRecord(BaseModel):
     version: str | None
     metrics: dict[str, float]
     baseline: dict[str, float]
+    target: TargetDefinition
 
 
 class Comparison(BaseModel):
     """The verdict and the champion it was judged against."""
 
     champion_version_before: str | None
+    champion_status: ChampionStatus
+    champion_target: TargetDefinition | None = None
     verdict: Verdict
     champion_metrics: dict[str, float] | None = Field(
         default=None, description="The champion's metrics re-scored on the candidate's holdout."
@@ -158,6 +174,10 @@ class Decision(BaseModel):
     candidate_score: float | None
     champion_score: float | None
     reason: str
+    champion_status: ChampionStatus
+    judged_against: Reference
+    candidate_target: TargetDefinition
+    champion_target: TargetDefinition | None
     absolute_margin: float | None
     relative_margin: float | None
     required_absolute_margin: float
@@ -241,7 +261,13 @@ def register(
     kind = trained.kind
     if dry_run:
         return CandidateRecord(
-            kind=kind, run_id=None, model_uri=None, version=None, metrics=metrics, baseline=baseline
+            kind=kind,
+            run_id=None,
+            model_uri=None,
+            version=None,
+            metrics=metrics,
+            baseline=baseline,
+            target=target_of(trained),
         )
     experiment_id = ensure_experiment(kind)
     params: dict[str, Any] = {**config.model_dump(mode="json"), "data_uri": identity.uri}
@@ -255,8 +281,9 @@ def register(
         dataset_tags=identity.as_tags(),
         figures=_figures(trained, holdout),
     )
+    tags = {**identity.as_tags(), **target_of(trained).as_tags(TARGET_TAG_PREFIX)}
     try:
-        version = register_candidate(mlflow_client(), kind, logged, identity.as_tags())
+        version = register_candidate(mlflow_client(), kind, logged, tags)
     except Exception as error:
         raise RuntimeError(
             f"registering the candidate of {registered_model_name(kind)} failed "
@@ -271,6 +298,7 @@ def register(
         version=version,
         metrics=metrics,
         baseline=baseline,
+        target=target_of(trained),
     )
 
 
@@ -283,19 +311,112 @@ def compare(
     policy: PromotionPolicy,
     force: bool,
 ) -> Comparison:
-    """Judge the candidate against the champion RE-SCORED on the same holdout."""
+    """Judge the candidate against the champion RE-SCORED on the same holdout.
+
+    A champion that answers another question (target definition) is not compared: the
+    candidate is not promoted unless forced. A champion that cannot be loaded or scored does
+    not block retraining forever: the candidate is judged against the naive baseline on the
+    same holdout instead (margin and guardrails alike). A registry or store that cannot be
+    reached is neither: it raises, so the run fails (retryable) with the champion untouched.
+    """
     client = mlflow_client()
-    champion_version = get_alias_version(client, candidate.kind, CHAMPION)
-    champion_metrics: dict[str, float] | None = None
-    if champion_version is not None:
-        champion = load_model(candidate.kind, champion_version)
+    version = get_alias_version(client, candidate.kind, CHAMPION)
+    if version is None:
+        return Comparison(
+            champion_version_before=None,
+            champion_status="none",
+            verdict=judge(candidate.metrics, None, policy, force=force),
+        )
+    try:
+        champion = load_model(candidate.kind, version)
+        champion_target = target_of(champion)
+    except Exception as error:
+        _raise_if_unreachable(error)
+        return _against_baseline(
+            candidate,
+            version,
+            None,
+            f"version {version} cannot be loaded: {_brief(error)}",
+            policy,
+            force,
+        )
+    differences = candidate.target.differences(champion_target)
+    if differences:
+        return Comparison(
+            champion_version_before=version,
+            champion_status="not_comparable",
+            champion_target=champion_target,
+            verdict=refuse_incomparable(candidate.metrics, differences, policy, force),
+        )
+    if champion_target.feature_schema_version != candidate.target.feature_schema_version:
+        problem = (
+            f"version {version} needs feature schema {champion_target.feature_schema_version}, "
+            f"this code computes {candidate.target.feature_schema_version}"
+        )
+        return _against_baseline(candidate, version, champion_target, problem, policy, force)
+    try:
         champion_metrics = models.score(champion, holdout)
-    verdict = judge(candidate.metrics, champion_metrics, policy, force=force)
+    except Exception as error:
+        _raise_if_unreachable(error)
+        problem = f"version {version} cannot be scored: {_brief(error)}"
+        return _against_baseline(candidate, version, champion_target, problem, policy, force)
     return Comparison(
-        champion_version_before=champion_version,
-        verdict=verdict,
+        champion_version_before=version,
+        champion_status="scored",
+        champion_target=champion_target,
+        verdict=judge(candidate.metrics, champion_metrics, policy, force=force),
         champion_metrics=champion_metrics,
     )
+
+
+def _against_baseline(
+    candidate: CandidateRecord,
+    version: str,
+    champion_target: TargetDefinition | None,
+    problem: str,
+    policy: PromotionPolicy,
+    force: bool,
+) -> Comparison:
+    verdict = judge(candidate.metrics, candidate.baseline, policy, force=force, against="baseline")
+    return Comparison(
+        champion_version_before=version,
+        champion_status="unscorable",
+        champion_target=champion_target,
+        verdict=verdict.model_copy(
+            update={
+                "reason": f"champion unscorable: {problem}; judged against the naive "
+                f"baseline instead: {verdict.reason}"
+            }
+        ),
+    )
+
+
+# Words of the HTTP and S3 clients when a server does not answer (their exception types are
+# often flattened into MlflowException messages on the way up).
+_UNREACHABLE_MARKERS = (
+    "connection refused",
+    "max retries exceeded",
+    "could not connect",
+    "failed to establish a new connection",
+    "name or service not known",
+    "timed out",
+)
+
+
+def _raise_if_unreachable(error: Exception) -> None:
+    """Re-raise when the registry or the artifact store did not answer: not the champion's
+    fault, and promoting against the baseline on an outage would be wrong."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ConnectionError | TimeoutError):
+            raise error
+        if any(marker in str(seen).lower() for marker in _UNREACHABLE_MARKERS):
+            raise error
+        seen = seen.__cause__ or seen.__context__
+
+
+def _brief(error: Exception) -> str:
+    return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
 
 
 def conclude(
@@ -325,6 +446,10 @@ def conclude(
         candidate_score=verdict.candidate_score,
         champion_score=verdict.champion_score,
         reason=verdict.reason if not dry_run else f"dry run, nothing registered: {verdict.reason}",
+        champion_status=comparison.champion_status,
+        judged_against=verdict.reference,
+        candidate_target=candidate.target,
+        champion_target=comparison.champion_target,
         absolute_margin=verdict.absolute_margin,
         relative_margin=verdict.relative_margin,
         required_absolute_margin=verdict.required_absolute_margin,
@@ -353,6 +478,8 @@ def decision_tags(decision: Decision) -> dict[str, str]:
         "promoted": str(decision.promoted).lower(),
         "forced": str(decision.forced).lower(),
         "reason": decision.reason[:4000],
+        "champion_status": decision.champion_status,
+        "judged_against": decision.judged_against,
         "metric": decision.metric,
         "candidate_score": _tag_number(decision.candidate_score),
         "champion_score": _tag_number(decision.champion_score),

@@ -19,7 +19,11 @@ def evaluate(
     ] = None,
     horizon: Annotated[
         int | None,
-        typer.Option("--horizon", help="label window in days (binary: 30 or 7; multiclass: W)"),
+        typer.Option(
+            "--horizon",
+            help="label window in days (binary: buys within it; multiclass: next route in it; "
+            "clustering: cutoff step), as for mingo train",
+        ),
     ] = None,
 ) -> None:
     """Print a metrics JSON: the model's metrics at top level, the baseline's under `baseline`."""
@@ -34,12 +38,11 @@ def evaluate(
     from mingo.data.io import load_purchases
     from mingo.data.validate import clean_purchases
     from mingo.models import ModelConfig, baseline_metrics, build_datasets, fit, score
+    from mingo.models.target import with_horizon
 
-    settings: dict[str, Any] = {"kind": kind, "cutoff": parsed_cutoff}
+    config = ModelConfig(kind=kind, cutoff=parsed_cutoff)
     if horizon is not None:
-        window_field = "route_window_days" if kind == "multiclass" else "horizon_days"
-        settings[window_field] = horizon
-    config = ModelConfig(**settings)
+        config = with_horizon(config, horizon)
     try:
         purchases, cleaning = clean_purchases(load_purchases(data))
     except DataError as error:

@@ -45,7 +45,13 @@ def train(
         str | None, typer.Option("--cutoff", help="Holdout cutoff YYYY-MM-DD")
     ] = None,
     horizon: Annotated[
-        int | None, typer.Option("--horizon", help="Label window in days (binary)")
+        int | None,
+        typer.Option(
+            "--horizon",
+            help="Label window in days: binary buys within it, multiclass's next route is the "
+            "first in it, clustering's cutoff step. A champion with another window is not "
+            "comparable (not promoted unless --force-promote)",
+        ),
     ] = None,
     force_promote: Annotated[
         bool, typer.Option("--force-promote", help="Promote whatever the margin (recorded)")
@@ -150,7 +156,9 @@ def _prepare_and_run(
     if horizon is not None:
         if horizon <= 0:
             raise _fail(f"--horizon must be a positive number of days, not {horizon}", EXIT_FAILED)
-        overrides["horizon_days"] = horizon
+        from mingo.models.target import label_window_field
+
+        overrides[label_window_field(kind)] = horizon
     if overrides:
         pipeline_config = pipeline_config.with_training(**overrides)
     if margin is not None:

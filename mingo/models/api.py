@@ -25,17 +25,20 @@ import pandas as pd
 from mingo import MODEL_KINDS
 from mingo.models import binary, clustering, multiclass
 from mingo.models.base import SKOPS_TRUSTED_TYPES, Dataset, ModelConfig, TrainedModel
+from mingo.models.target import TargetDefinition, stamp_feature_schema, target_of
 
 __all__ = [
     "SKOPS_TRUSTED_TYPES",
     "Dataset",
     "ModelConfig",
+    "TargetDefinition",
     "TrainedModel",
     "baseline_metrics",
     "build_datasets",
     "fit",
     "predict",
     "score",
+    "target_of",
 ]
 
 _MODULES: dict[str, ModuleType] = {
@@ -59,7 +62,7 @@ def build_datasets(purchases: pd.DataFrame, config: ModelConfig) -> tuple[Datase
 
 def fit(train: Dataset, config: ModelConfig) -> TrainedModel:
     trained: TrainedModel = _module(config.kind).fit(train, config)
-    return trained
+    return stamp_feature_schema(trained)
 
 
 def score(model: TrainedModel, holdout: Dataset) -> dict[str, float]:

@@ -33,8 +33,11 @@ from mingo.models.segments import segment_profiles
 LOG_SCALED_COLUMNS: tuple[str, ...] = ("frequency", "recency_days", "tenure_days", "mean_tickets")
 PLAIN_COLUMNS: tuple[str, ...] = ("avg_order_value_log", "share_holiday_months")
 CLUSTER_COLUMNS: tuple[str, ...] = (*LOG_SCALED_COLUMNS, *PLAIN_COLUMNS)
-K_SEARCH_SAMPLE = 3000
 BASELINE_SEGMENTS = 4  # the classic RFM quartiles
+# Silhouette sample of every score on a holdout: fixed, so no model's own setting decides
+# which customers its rival is scored on.
+SCORE_SAMPLE = 4000
+SCORE_SEED = 0
 
 
 def build_datasets(purchases: pd.DataFrame, config: ModelConfig) -> tuple[Dataset, Dataset]:
@@ -66,7 +69,7 @@ def _scaler() -> Pipeline:
 
 
 def _choose_k(points: np.ndarray, config: ModelConfig) -> tuple[int, dict[str, float]]:
-    rows = sample_rows(len(points), K_SEARCH_SAMPLE, config.random_state)
+    rows = sample_rows(len(points), config.silhouette_sample, config.random_state)
     sample = points[rows]
     low, high = config.k_range
     scores: dict[str, float] = {}
@@ -101,7 +104,6 @@ def fit(train: Dataset, config: ModelConfig) -> TrainedModel:
         "segment_names": {str(s["segment"]): s["name"] for s in segments},
         "horizon_days": config.horizon_days,
         "cutoff": train.cutoff.isoformat(),
-        "silhouette_sample": config.silhouette_sample,
         "random_state": config.random_state,
         "training_customers": len(train.features),
         "sklearn_version": sklearn.__version__,
@@ -120,21 +122,28 @@ def assign(model: TrainedModel, features: pd.DataFrame) -> tuple[np.ndarray, np.
     return points, np.asarray(model.estimator[-1].predict(points), dtype=np.int64)
 
 
+def evaluation_space(holdout: Dataset) -> np.ndarray:
+    """The holdout's customers in one scaled space, fitted on the holdout alone.
+
+    Every segmentation judged on this holdout (candidate, champion, baseline) is scored on
+    these same points: a model's own scaler would put each in its own space, and silhouettes
+    from two spaces do not compare.
+    """
+    return np.asarray(_scaler().fit_transform(holdout.features), dtype=np.float64)
+
+
 def score(model: TrainedModel, holdout: Dataset) -> dict[str, float]:
-    points, segments = assign(model, holdout.features)
-    return clustering_metrics(
-        points, segments, model.metadata["silhouette_sample"], model.metadata["random_state"]
-    )
+    _, segments = assign(model, holdout.features)
+    return clustering_metrics(evaluation_space(holdout), segments, SCORE_SAMPLE, SCORE_SEED)
 
 
 def baseline_metrics(train: Dataset, holdout: Dataset, config: ModelConfig) -> dict[str, float]:
     """Recency quartiles (or `n_clusters` quantiles; edges from the training set), scored in the
-    same scaled space the model clusters in."""
+    holdout's evaluation space like every model."""
     k = config.n_clusters or BASELINE_SEGMENTS
     edges = np.quantile(train.features["recency_days"], np.linspace(0, 1, k + 1)[1:-1])
     segments = np.searchsorted(edges, holdout.features["recency_days"].to_numpy(), side="right")
-    points = _scaler().fit(train.features).transform(holdout.features)
-    return clustering_metrics(points, segments, config.silhouette_sample, config.random_state)
+    return clustering_metrics(evaluation_space(holdout), segments, SCORE_SAMPLE, SCORE_SEED)
 
 
 def predict(

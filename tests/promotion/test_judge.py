@@ -7,15 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from mingo.promotion import GuardrailRule, PromotionPolicy, judge
+from mingo.promotion import GuardrailRule, PromotionPolicy, judge, refuse_incomparable
 from mingo.retraining import RetrainingConfig, read_retraining_config
 
 BINARY = PromotionPolicy.default_for("binary")
+# The generic rules of `judge`, on a plain accuracy policy with one guardrail.
+ACCURACY = PromotionPolicy(
+    metric="accuracy", guardrails=[GuardrailRule(metric="roc_auc", tolerance=0.01)]
+)
 CONFIGS = Path(__file__).resolve().parents[2] / "zenml_pipelines" / "configs"
 
 
 def test_first_candidate_becomes_champion() -> None:
-    verdict = judge({"accuracy": 0.61, "roc_auc": 0.7}, None, BINARY)
+    verdict = judge({"accuracy": 0.61, "roc_auc": 0.7}, None, ACCURACY)
     assert verdict.promote
     assert verdict.champion_score is None
     assert "no champion" in verdict.reason
@@ -23,14 +27,16 @@ def test_first_candidate_becomes_champion() -> None:
 
 def test_equal_scores_do_not_promote() -> None:
     scores = {"accuracy": 0.9, "roc_auc": 0.8}
-    verdict = judge(scores, dict(scores), BINARY)
+    verdict = judge(scores, dict(scores), ACCURACY)
     assert not verdict.promote
     assert verdict.absolute_margin == 0.0
     assert "below the required margin" in verdict.reason
 
 
 def test_win_by_absolute_margin_promotes() -> None:
-    verdict = judge({"accuracy": 0.906, "roc_auc": 0.8}, {"accuracy": 0.9, "roc_auc": 0.8}, BINARY)
+    verdict = judge(
+        {"accuracy": 0.906, "roc_auc": 0.8}, {"accuracy": 0.9, "roc_auc": 0.8}, ACCURACY
+    )
     assert verdict.promote
     assert verdict.absolute_margin == pytest.approx(0.006)
 
@@ -43,12 +49,16 @@ def test_win_by_relative_margin_alone_promotes() -> None:
 
 
 def test_small_win_below_both_margins_does_not_promote() -> None:
-    verdict = judge({"accuracy": 0.902, "roc_auc": 0.8}, {"accuracy": 0.9, "roc_auc": 0.8}, BINARY)
+    verdict = judge(
+        {"accuracy": 0.902, "roc_auc": 0.8}, {"accuracy": 0.9, "roc_auc": 0.8}, ACCURACY
+    )
     assert not verdict.promote
 
 
 def test_guardrail_regression_blocks_a_winner() -> None:
-    verdict = judge({"accuracy": 0.95, "roc_auc": 0.70}, {"accuracy": 0.9, "roc_auc": 0.80}, BINARY)
+    verdict = judge(
+        {"accuracy": 0.95, "roc_auc": 0.70}, {"accuracy": 0.9, "roc_auc": 0.80}, ACCURACY
+    )
     assert not verdict.promote
     assert "guardrail roc_auc" in verdict.reason
     failed = [check for check in verdict.guardrails if not check.passed]
@@ -58,7 +68,7 @@ def test_guardrail_regression_blocks_a_winner() -> None:
 
 def test_guardrail_within_tolerance_lets_a_winner_through() -> None:
     verdict = judge(
-        {"accuracy": 0.95, "roc_auc": 0.795}, {"accuracy": 0.9, "roc_auc": 0.80}, BINARY
+        {"accuracy": 0.95, "roc_auc": 0.795}, {"accuracy": 0.9, "roc_auc": 0.80}, ACCURACY
     )
     assert verdict.promote
 
@@ -87,14 +97,14 @@ def test_lower_is_better_promotion_metric() -> None:
 
 
 def test_candidate_without_a_score_never_promotes_even_forced() -> None:
-    verdict = judge({"accuracy": math.nan}, {"accuracy": 0.5}, BINARY, force=True)
+    verdict = judge({"accuracy": math.nan}, {"accuracy": 0.5}, ACCURACY, force=True)
     assert not verdict.promote
     assert "not a number" in verdict.reason
 
 
 def test_force_promotes_a_loser_and_says_why() -> None:
     verdict = judge(
-        {"accuracy": 0.5, "roc_auc": 0.5}, {"accuracy": 0.9, "roc_auc": 0.9}, BINARY, force=True
+        {"accuracy": 0.5, "roc_auc": 0.5}, {"accuracy": 0.9, "roc_auc": 0.9}, ACCURACY, force=True
     )
     assert verdict.promote
     assert verdict.forced
@@ -132,7 +142,7 @@ def test_margins_from_yaml_change_the_verdict(tmp_path: Path) -> None:
     config: RetrainingConfig = read_retraining_config(path)
     tiny_win = ({"accuracy": 0.9001}, {"accuracy": 0.9})
     assert judge(*tiny_win, config.policy()).promote
-    assert not judge(*tiny_win, BINARY).promote
+    assert not judge(*tiny_win, ACCURACY).promote
 
 
 def test_unknown_training_field_is_named(tmp_path: Path) -> None:
@@ -143,16 +153,70 @@ def test_unknown_training_field_is_named(tmp_path: Path) -> None:
 
 
 def test_absolute_margin_override_switches_the_relative_rule_off() -> None:
-    config = RetrainingConfig(kind="binary").with_absolute_margin(0.05)
+    config = RetrainingConfig(kind="binary", promotion=ACCURACY).with_absolute_margin(0.05)
     policy = config.policy()
     assert policy.min_absolute_margin == 0.05
     assert policy.min_relative_margin is None
     # +0.03 on 0.2 is 15% relative: enough under the default policy, not under 0.05 absolute.
     scores = {"accuracy": 0.23, "roc_auc": 0.8}
     champion = {"accuracy": 0.2, "roc_auc": 0.8}
-    assert judge(scores, champion, BINARY).promote
+    assert judge(scores, champion, ACCURACY).promote
     verdict = judge(scores, champion, policy)
     assert not verdict.promote
     assert "(0.05 absolute)" in verdict.reason
     assert verdict.required_relative_margin is None
     assert judge({"accuracy": 0.26, "roc_auc": 0.8}, champion, policy).promote
+
+
+def test_binary_gate_is_balanced_accuracy_with_ranking_guardrails() -> None:
+    assert BINARY.metric == "balanced_accuracy"
+    assert {rule.metric for rule in BINARY.guardrails} == {"roc_auc", "pr_auc"}
+
+
+def test_a_constant_nobody_buys_answer_cannot_win_the_binary_gate() -> None:
+    # At 10% buyers, "nobody buys" scores 0.90 accuracy, more than a working model's 0.88,
+    # but balanced accuracy 0.5; a threshold above every score keeps the ranking metrics.
+    working = {"accuracy": 0.88, "balanced_accuracy": 0.78, "roc_auc": 0.88, "pr_auc": 0.45}
+    constant = {"accuracy": 0.90, "balanced_accuracy": 0.5, "roc_auc": 0.88, "pr_auc": 0.45}
+    assert judge(constant, working, ACCURACY).promote  # what the old accuracy gate did
+    verdict = judge(constant, working, BINARY)
+    assert not verdict.promote
+    assert "balanced_accuracy 0.5000 vs champion 0.7800" in verdict.reason
+
+
+def test_a_floor_blocks_even_the_first_candidate() -> None:
+    chance = {"balanced_accuracy": 0.52, "roc_auc": 0.55, "pr_auc": 0.1}
+    verdict = judge(chance, None, BINARY)
+    assert not verdict.promote
+    assert verdict.reference == "none"
+    assert "guardrail roc_auc 0.5500 is past its floor 0.6" in verdict.reason
+    assert judge({**chance, "roc_auc": 0.7}, None, BINARY).promote
+
+
+def test_a_lower_is_better_floor_is_a_maximum() -> None:
+    policy = PromotionPolicy(
+        metric="silhouette",
+        guardrails=[GuardrailRule(metric="davies_bouldin", tolerance=0.05, floor=2.0)],
+    )
+    assert not judge({"silhouette": 0.4, "davies_bouldin": 2.5}, None, policy).promote
+    assert judge({"silhouette": 0.4, "davies_bouldin": 1.5}, None, policy).promote
+
+
+def test_judged_against_the_baseline_the_reason_says_so() -> None:
+    baseline = {"balanced_accuracy": 0.70, "roc_auc": 0.80, "pr_auc": 0.30}
+    better = {"balanced_accuracy": 0.75, "roc_auc": 0.85, "pr_auc": 0.40}
+    verdict = judge(better, baseline, BINARY, against="baseline")
+    assert verdict.promote
+    assert verdict.reference == "baseline"
+    assert "beats baseline 0.7000" in verdict.reason
+    assert not judge(baseline, baseline, BINARY, against="baseline").promote
+
+
+def test_not_comparable_is_refused_unless_forced() -> None:
+    scores = {"balanced_accuracy": 0.9, "roc_auc": 0.9, "pr_auc": 0.5}
+    refused = refuse_incomparable(scores, ["label_window_days 7 vs champion's 30"], BINARY, False)
+    assert not refused.promote
+    assert refused.reason == "not comparable: label_window_days 7 vs champion's 30"
+    forced = refuse_incomparable(scores, ["label_window_days 7 vs champion's 30"], BINARY, True)
+    assert forced.promote and forced.forced
+    assert "not comparable" in forced.reason
