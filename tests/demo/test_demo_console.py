@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 
 from mingo.demo import console as show
+from mingo.models.target import TargetDefinition
 from mingo.retraining import DataIdentity, Decision
 
 
@@ -23,6 +24,12 @@ def decision(model: str, promoted: bool, reason: str, before: str | None) -> Dec
         "candidate_score": 0.71,
         "champion_score": 0.69 if before else None,
         "reason": reason,
+        "champion_status": "scored" if before else "none",
+        "judged_against": "champion" if before else "none",
+        "candidate_target": TargetDefinition(
+            kind="binary", label_window_days=30, candidate_policy=None, feature_schema_version=1
+        ),
+        "champion_target": None,
         "absolute_margin": None,
         "relative_margin": None,
         "required_absolute_margin": 0.005,

@@ -11,7 +11,7 @@ from mingo.data import schema
 from mingo.models import ModelConfig, baseline_metrics, build_datasets, fit, predict, score
 from tests.models.conftest import Trained
 
-BINARY_METRICS = {"accuracy", "roc_auc", "pr_auc", "f1"}
+BINARY_METRICS = {"accuracy", "balanced_accuracy", "roc_auc", "pr_auc", "f1"}
 
 
 def test_split_is_out_of_time(binary_model: Trained, purchases: pd.DataFrame) -> None:
@@ -37,6 +37,9 @@ def test_beats_the_recency_baseline(binary_model: Trained) -> None:
     assert model_metrics["roc_auc"] >= baseline["roc_auc"] + 0.02
     assert model_metrics["pr_auc"] >= baseline["pr_auc"] + 0.05
     assert model_metrics["f1"] >= baseline["f1"]
+    # The gate metric: a constant answer gets 0.5, the served threshold must do better.
+    assert model_metrics["balanced_accuracy"] >= baseline["balanced_accuracy"] + 0.01
+    assert model_metrics["balanced_accuracy"] > 0.65
 
 
 def test_shuffled_labels_drop_to_chance(binary_model: Trained) -> None:

@@ -11,7 +11,7 @@ from mingo.data.generate import generate_purchases
 from mingo.data.io import save_purchases
 
 CONTRACT_METRICS = {
-    "binary": {"accuracy", "roc_auc", "pr_auc", "f1"},
+    "binary": {"accuracy", "balanced_accuracy", "roc_auc", "pr_auc", "f1"},
     "multiclass": {"accuracy", "top_3_accuracy", "top_5_accuracy", "macro_f1"},
     "clustering": {"silhouette", "davies_bouldin"},
 }

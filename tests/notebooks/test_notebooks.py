@@ -23,7 +23,7 @@ KERNEL_NAME = "mingo-test-venv"
 TEST_CUSTOMERS = "700"
 CELL_TIMEOUT_S = 300
 EXPECTED_METRICS = {
-    "binary": {"accuracy", "roc_auc", "pr_auc", "f1"},
+    "binary": {"accuracy", "balanced_accuracy", "roc_auc", "pr_auc", "f1"},
     "multiclass": {"accuracy", "top_3_accuracy", "top_5_accuracy", "macro_f1"},
     "clustering": {"silhouette", "davies_bouldin"},
 }
