@@ -55,25 +55,34 @@ def binary_metrics(
 
 
 def multiclass_metrics(
-    labels: npt.ArrayLike, scores: Array, classes: npt.ArrayLike
+    labels: npt.ArrayLike, served: npt.ArrayLike, covered: npt.ArrayLike
 ) -> dict[str, float]:
-    """`scores[i, j]` is the score of `classes[j]` for row i; the label may be in no column."""
-    y = np.asarray(labels)
-    cls = np.asarray(classes)
+    """Metrics of served route lists: `served[i]` is what customer i was answered, best first.
+
+    `labels[i]` is customer i's next route; a hit is a served route equal to it, so a route
+    that was not served (or an "other" bucket, which is never served) can never count. Top-k
+    uses the first k served routes (k = 1, 3, 5); `macro_f1` compares the top served route
+    ("" when none was served) with the label; `coverage` is the share of customers whose next
+    route was among the routes the ranking could have named (`covered[i]`).
+    """
+    y = np.asarray(labels, dtype=object)
+    answers = np.asarray(served, dtype=object)
     if len(y) == 0:
         raise ValueError("no labelled customer to score: the label window holds no purchase")
-    ranked = cls[np.argsort(-scores, axis=1, kind="stable")]
-    hits = ranked == y[:, None]
+    if answers.ndim != 2 or answers.shape[0] != len(y):
+        raise ValueError(f"served must be one list of routes per label, got {answers.shape}")
+    hits = (answers == y[:, None]) & (answers != "")
 
     def top(k: int) -> float:
         return float(hits[:, :k].any(axis=1).mean())
 
-    predicted = ranked[:, 0]
+    predicted = answers[:, 0].astype(str)
     return {
         "accuracy": top(1),
         "top_3_accuracy": top(3),
         "top_5_accuracy": top(5),
-        "macro_f1": float(f1_score(y, predicted, average="macro", zero_division=0.0)),
+        "macro_f1": float(f1_score(y.astype(str), predicted, average="macro", zero_division=0.0)),
+        "coverage": float(np.mean(np.asarray(covered, dtype=bool))),
     }
 
 

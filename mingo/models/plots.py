@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import (
@@ -16,10 +17,9 @@ from sklearn.metrics import (
     RocCurveDisplay,
 )
 
+from mingo.features.routes import SIGNALS, candidate_slots, route_feature_columns
 from mingo.models import binary, clustering, multiclass
 from mingo.models.base import Dataset, TrainedModel
-
-MAX_CLASSES_SHOWN = 10
 
 
 def figures(model: TrainedModel, holdout: Dataset) -> dict[str, Figure]:
@@ -66,50 +66,97 @@ def _binary(model: TrainedModel, holdout: Dataset) -> dict[str, Figure]:
     return out
 
 
+ROUTE_KINDS: tuple[str, ...] = (
+    "most frequent",
+    "other own route",
+    "way back of last",
+    "way back of a route",
+    "popular",
+    "not a candidate",
+)
+
+
+def _route_kinds(features: pd.DataFrame, slots: np.ndarray, popular_count: int) -> np.ndarray:
+    """What each customer's route in slot `slots[i]` is to them (index into ROUTE_KINDS)."""
+    signals = features[route_feature_columns(popular_count)].to_numpy(dtype=np.float64)
+    cube = signals.reshape(len(features), candidate_slots(popular_count), len(SIGNALS))
+    picked = cube[np.arange(len(features)), np.maximum(slots, 0)]
+
+    def s(name: str) -> np.ndarray:
+        return picked[:, SIGNALS.index(name)]
+
+    kind = np.select(
+        [s("is_top") > 0, s("share") > 0, s("is_last_reversed") > 0, s("reverse_share") > 0],
+        [0, 1, 2, 3],
+        default=4,
+    )
+    return np.where(slots >= 0, kind, len(ROUTE_KINDS) - 1)
+
+
 def _multiclass(model: TrainedModel, holdout: Dataset) -> dict[str, Figure]:
     if holdout.labels is None:
         raise ValueError("multiclass figures need holdout labels")
-    vocabulary = [(r["origin"], r["destination"]) for r in model.metadata["route_classes"]]
     features = multiclass.inputs_for(model, holdout)
-    proba, classes = multiclass.probabilities(model, features)
-    truth = multiclass.class_of(holdout.labels, vocabulary)
-    predicted = classes[np.argmax(proba, axis=1)]
-    other = int(model.metadata["other_class"])
-    # The most frequent true classes; every other class is folded into one cell.
-    shown = [c for c in np.argsort(-np.bincount(truth, minlength=other + 1)) if c != other]
-    shown = [*shown[: MAX_CLASSES_SHOWN - 1], other]
-    names = [f"route {c}" for c in shown[:-1]] + ["other"]
-    fold = np.vectorize(lambda c: c if c in shown else other)
+    served = multiclass.serve(features, multiclass.model_scores(model, features))
+    labels = holdout.labels.reindex(features.index)
+    popular_count = len(multiclass.popular_routes(model))
+    top = pd.Series(served.routes[:, 0], index=features.index)
+    truth_kind, predicted_kind = (
+        _route_kinds(
+            features, multiclass.target_slots(features, keys, popular_count), popular_count
+        )
+        for keys in (labels, top)
+    )
+    kinds = list(range(len(ROUTE_KINDS)))
     out: dict[str, Figure] = {}
 
     fig, ax = plt.subplots(figsize=(7, 6))
     ConfusionMatrixDisplay.from_predictions(
-        fold(truth), fold(predicted), labels=shown, display_labels=names, ax=ax, colorbar=False
+        truth_kind,
+        predicted_kind,
+        labels=kinds,
+        display_labels=list(ROUTE_KINDS),
+        ax=ax,
+        colorbar=False,
     )
-    ax.set_title("Next route: confusion (most frequent classes)")
+    ax.set_xlabel("top served route")
+    ax.set_ylabel("next route")
+    ax.set_title("Next route vs top served route, by what the route is to the customer")
     ax.tick_params(axis="x", labelrotation=90)
     out["confusion_matrix"] = fig
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    positions = np.arange(len(shown))
-    truth_share = [np.mean(fold(truth) == c) for c in shown]
-    predicted_share = [np.mean(fold(predicted) == c) for c in shown]
-    ax.bar(positions - 0.2, truth_share, width=0.4, label="actual")
-    ax.bar(positions + 0.2, predicted_share, width=0.4, label="predicted")
-    ax.set_xticks(positions, names, rotation=90)
+    positions = np.arange(len(kinds))
+    ax.bar(
+        positions - 0.2,
+        np.bincount(truth_kind, minlength=len(kinds)) / len(labels),
+        0.4,
+        label="next route",
+    )
+    ax.bar(
+        positions + 0.2,
+        np.bincount(predicted_kind, minlength=len(kinds)) / len(labels),
+        0.4,
+        label="top served route",
+    )
+    ax.set_xticks(positions, list(ROUTE_KINDS), rotation=90)
     ax.set_ylabel("share of customers")
-    ax.set_title("Class distribution")
+    ax.set_title("What the next route is to the customer")
     ax.legend()
     out["class_distribution"] = fig
 
     fig, ax = plt.subplots(figsize=(5, 4))
-    ranks = np.argsort(-proba, axis=1)
-    hits = classes[ranks] == truth[:, None]
-    ks = np.arange(1, min(10, proba.shape[1]) + 1)
-    ax.plot(ks, [hits[:, :k].any(axis=1).mean() for k in ks], marker="o")
+    truth = labels.to_numpy(dtype=object)
+    hits = served.routes == truth[:, None]
+    ks = np.arange(1, served.routes.shape[1] + 1)
+    ax.plot(ks, [hits[:, :k].any(axis=1).mean() for k in ks], marker="o", label="served top-k")
+    coverage = (served.candidates == truth[:, None]).any(axis=1).mean()
+    ax.axhline(coverage, linestyle="--", color="grey", label="coverage (candidates)")
     ax.set_xlabel("k")
-    ax.set_ylabel("top-k accuracy")
-    ax.set_title("Top-k accuracy")
+    ax.set_ylabel("share of next routes")
+    ax.set_ylim(0, 1)
+    ax.set_title("Top-k accuracy of the served routes")
+    ax.legend()
     out["top_k_accuracy"] = fig
     return out
 
