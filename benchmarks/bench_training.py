@@ -58,7 +58,9 @@ def _run() -> None:
             print(f"    {kind} model {metrics}\n    {kind} baseline {baseline}", flush=True)
     table = "\n".join(lines) + (
         "\n\nDefault `ModelConfig` per kind (binary H=30 with 6 stacked training snapshots, "
-        "multiclass top-50 routes and a 180-day window, clustering k by silhouette over 3..8). "
+        "multiclass: each customer's history routes, their reverses and 50 popular routes as "
+        "candidates, a 180-day window, at most 5,000 customers per training snapshot, metrics on "
+        "the served routes; clustering k by silhouette over 3..8). "
         "Rows are customers (binary and multiclass: one per customer and training snapshot). "
         "One OpenMP thread; 2 shared cores; timings between runs vary by ~25% or more when "
         f"other jobs run; load average at the end {load_average()}."

@@ -1,4 +1,9 @@
-"""`mingo data ...` commands: generate synthetic purchases, validate a purchases file."""
+"""`mingo data ...` commands: generate synthetic purchases, validate a purchases file.
+
+Exit codes: 0 done (for `validate`: the file is usable, some rows may be dropped); 2 the data
+is unusable (rejected, unreadable, no such object); 1 anything else, among which a store that
+cannot be reached (`DataUnavailableError`: retry later).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,8 @@ app = typer.Typer(help="ClickBus purchase data: generate and validate.", no_args
 
 # Exit code of `validate` for data that cannot be used (rejected or unreadable).
 EXIT_INVALID = 2
+# Exit code when the store could not be reached: a retry may succeed.
+EXIT_UNAVAILABLE = 1
 
 
 @app.command("generate")
@@ -31,7 +38,7 @@ def generate(
     """Write ClickBus-shaped synthetic purchases (~3 orders per customer)."""
     from rich.console import Console
 
-    from mingo.data.errors import DataError
+    from mingo.data.errors import DataError, DataUnavailableError
     from mingo.data.generate import generate_purchases
     from mingo.data.io import save_purchases
     from mingo.data.schema import CUSTOMER_ID
@@ -43,7 +50,7 @@ def generate(
             frame = generate_purchases(customers, seed, dirty_rows=dirty_rows)
         with console.status(f"writing {len(frame):,} rows to {out}"):
             save_purchases(frame, out)
-    except (DataError, ValueError) as error:
+    except (DataError, DataUnavailableError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from error
     elapsed = time.perf_counter() - started
@@ -57,12 +64,16 @@ def generate(
 def validate(
     uri: Annotated[str, typer.Argument(help="purchases file: local path or s3://bucket/key")],
 ) -> None:
-    """Check a purchases file: exit 0 when usable (some rows may be dropped), else exit 2."""
-    from mingo.data.errors import DataError
+    """Check a purchases file: exit 0 when usable (some rows may be dropped), 2 when not,
+    1 when the store cannot be reached."""
+    from mingo.data.errors import DataError, DataUnavailableError
     from mingo.data.io import validate_purchases_uri
 
     try:
         report = validate_purchases_uri(uri)
+    except DataUnavailableError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=EXIT_UNAVAILABLE) from error
     except DataError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=EXIT_INVALID) from error

@@ -3,7 +3,8 @@
 Loaders read every column as text first, so ids such as "0" and "1" stay strings and a
 value that does not convert is reported by the validator with its row, instead of
 failing inside a parser. `parse_purchases` converts what it can and marks what it
-cannot; `to_canonical` is the strict version for data that passed validation.
+cannot; `to_canonical` is the strict version for data that passed validation. The date and
+time patterns are those of `mingo.data.rules`, which the prediction services apply too.
 """
 
 from __future__ import annotations
@@ -13,11 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mingo.data.rules import DAY_FIRST_DATE_PATTERN, ISO_DATE_PATTERN, TIME_PATTERN
 from mingo.data.schema import COLUMNS, DATE, GMV, STRING_COLUMNS, TICKETS, TIME
 
-ISO_DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
-DAY_FIRST_DATE_PATTERN = r"\d{2}/\d{2}/\d{4}"
-TIME_PATTERN = r"([01]?\d|2[0-3]):[0-5]\d:[0-5]\d"
 INTEGER_PATTERN = r"[+-]?\d+"
 # A decimal comma ("113,45") appears in the ';'-separated copies of the file.
 DECIMAL_COMMA_PATTERN = r"[+-]?\d+,\d+"

@@ -3,8 +3,10 @@
 The generator reproduces the shape and the published statistics of the real file
 (see the project's data notes): 64-hex SHA-256 ids, ~3 orders per customer with ~58%
 one-time buyers, Zipf-like place, route and company popularity, the ticket mix, a
-lognormal price per route, ~0.7% round trips with "0"/"1" sentinels otherwise, hour
-and weekday profiles and yearly growth.
+lognormal price per route, ~0.7% round trips with "0"/"1" sentinels otherwise (and, as in
+the real file, ~1.5% one-way orders whose return company holds a company id instead of
+"1": ordinary one-way orders the validator keeps), hour and weekday profiles and yearly
+growth.
 
 Behaviour is learnable but not trivial, so the three models have something to find:
 - each customer has a personal rhythm (mean gap between purchases, gamma-distributed
@@ -92,6 +94,10 @@ HOUR_WEIGHTS: Final = np.array(
 TICKET_SHARES: Final = np.array([0.786, 0.173, 0.023, 0.014, 0.004])
 
 ROUND_TRIP_SHARE: Final = 0.007
+# One-way orders (return places "0") whose return company is a company id, not "1".
+ONE_WAY_WITH_RETURN_COMPANY_SHARE: Final = 0.015
+# Drawn from their own stream, so adding them left every other generated value unchanged.
+_RETURN_COMPANY_NOISE_STREAM: Final = 0x1C
 
 # Dirty-row kinds in the proportions seen in the real file (rows per kind).
 DIRTY_KIND_FREQUENCY: Final[dict[str, int]] = {
@@ -459,6 +465,18 @@ def _inject_dirty_rows(rng: np.random.Generator, orders: _Orders, dirty_rows: in
             orders.tickets[rows] = 1
 
 
+def _add_return_company_noise(rng: np.random.Generator, orders: _Orders) -> None:
+    """Gives ~1.5% of one-way orders their departure company as return company, as the
+    real file has them (return places "0", return company an id): still one-way orders."""
+    one_way = np.flatnonzero(
+        (orders.return_origin == PLACE_COUNT)
+        & (orders.return_destination == PLACE_COUNT)
+        & (orders.return_company == COMPANY_COUNT)
+    )
+    noisy = one_way[rng.random(one_way.size) < ONE_WAY_WITH_RETURN_COMPANY_SHARE]
+    orders.return_company[noisy] = orders.company[noisy]
+
+
 def generate_purchases(
     customers: int,
     seed: int,
@@ -481,6 +499,7 @@ def generate_purchases(
     start_day, end_day = _day_number(start), _day_number(end)
     orders = _simulate_orders(customers, seed, start_day, end_day, rng)
     _inject_dirty_rows(rng, orders, dirty_rows)
+    _add_return_company_noise(np.random.default_rng([seed, _RETURN_COMPANY_NOISE_STREAM]), orders)
     table = _orders_table(orders, customers, seed)
     frame = table.to_pandas()
     frame[DATE] = frame[DATE].astype("datetime64[ns]")

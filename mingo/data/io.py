@@ -4,7 +4,9 @@ CSV comes in two variants, both accepted: the standard one (`,` and `YYYY-MM-DD`
 circulating `;` + `DD/MM/YYYY` copy (decimal commas allowed). Every column is read as
 text first so ids like "0" stay strings and the validator can name any value that does
 not convert. Writing uses pyarrow's CSV writer: pandas' `to_csv` is several times slower
-at ClickBus scale (see benchmarks/bench_generate.py).
+at ClickBus scale (see benchmarks/bench_generate.py). A Parquet column of lists, structs,
+maps or binary values is rejected by name and type (rule "column holds text, numbers or
+dates"), never read as something else.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ CSV_SUFFIX = ".csv"
 PARQUET_SUFFIX = ".parquet"
 SUPPORTED_SUFFIXES = (CSV_SUFFIX, PARQUET_SUFFIX)
 FIRST_ROWS_SHOWN = 5
+RULE_SCALAR_COLUMN = "column holds text, numbers or dates"
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,13 @@ def _read_and_validate(uri: str) -> tuple[TextPurchases, ValidationReport]:
     if not text.problems:
         return text, report
     reported = {(p.column, p.rule) for p in text.problems}
-    problems = text.problems + [p for p in report.problems if (p.column, p.rule) not in reported]
+    # A column the reader could not turn into text is named once, not again per value rule.
+    unreadable = {p.column for p in text.problems if p.column is not None}
+    problems = text.problems + [
+        p
+        for p in report.problems
+        if (p.column, p.rule) not in reported and p.column not in unreadable
+    ]
     return text, report.model_copy(update={"problems": problems})
 
 
@@ -208,19 +217,47 @@ def _kept_row_numbers(kept: int, skipped: np.ndarray) -> np.ndarray:
 def _read_parquet_text(uri: str, path: Path) -> TextPurchases:
     try:
         table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as error:
+    except (pa.ArrowException, OSError) as error:
         raise DataError(uri, f"not a readable Parquet file: {error}") from error
-    text_columns = [_as_text(table.column(name)) for name in table.column_names]
+    problems: list[Problem] = []
+    text_columns: list[pa.ChunkedArray] = []
+    for name in table.column_names:
+        column = table.column(name)
+        text = _as_text(column) if _is_scalar_type(column.type) else None
+        if text is None:
+            # Reported once, by name and type; its cells read as empty (and are not judged).
+            problems.append(file_problem(name, f"{RULE_SCALAR_COLUMN}, not {column.type}"))
+            text = pa.chunked_array([pa.array([""] * table.num_rows, pa.string())])
+        text_columns.append(text)
     frame = pa.table(text_columns, names=table.column_names).to_pandas()
     row_numbers = np.arange(1, table.num_rows + 1)
-    return TextPurchases(frame=frame, row_numbers=row_numbers)
+    return TextPurchases(frame=frame, row_numbers=row_numbers, problems=problems)
 
 
-def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """A typed Parquet column as the text a CSV would hold (dates as YYYY-MM-DD)."""
-    if pa.types.is_timestamp(column.type):
-        return pc.strftime(column, format="%Y-%m-%d")
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(column.type.value_type)
-    text = column.cast(pa.string())
+def _is_scalar_type(data_type: pa.DataType) -> bool:
+    """Text, numbers, dates and times; not lists, structs, maps, unions or binary blobs."""
+    if pa.types.is_dictionary(data_type):
+        return _is_scalar_type(data_type.value_type)
+    return bool(
+        pa.types.is_string(data_type)
+        or pa.types.is_large_string(data_type)
+        or pa.types.is_integer(data_type)
+        or pa.types.is_floating(data_type)
+        or pa.types.is_decimal(data_type)
+        or pa.types.is_temporal(data_type)
+        or pa.types.is_null(data_type)
+    )
+
+
+def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """A typed Parquet column as the text a CSV would hold (dates as YYYY-MM-DD); None when
+    its values have no text form."""
+    try:
+        if pa.types.is_timestamp(column.type):
+            return pc.strftime(column, format="%Y-%m-%d")
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        text = column.cast(pa.string())
+    except pa.ArrowException:
+        return None
     return pc.fill_null(text, "")

@@ -2,7 +2,9 @@
 
 Both are handed to the format code as local files (S3 objects go through a temporary
 file), so reading and writing stay streaming and memory stays bounded for large files.
-Every failure becomes a `DataError` naming the URI and the cause.
+Every failure names the URI and the cause: a `DataUnavailableError` when the S3 endpoint
+cannot be reached or answers with a server error (retryable), a `DataError` otherwise (no
+such object or bucket, wrong credentials, a bad URI: retrying changes nothing).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from mingo.config import load_settings
-from mingo.data.errors import DataError
+from mingo.data.errors import DataError, DataUnavailableError
 
 if TYPE_CHECKING:
     from minio import Minio
@@ -77,11 +79,25 @@ def _s3_client(uri: str) -> Minio:
     )
 
 
-def _s3_failure(uri: str, location: S3Location, error: Exception) -> DataError:
-    from minio.error import S3Error
+# S3 error codes that say the server is busy or broken, not that the request is wrong.
+RETRYABLE_S3_CODES = frozenset(
+    {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "RequestTimeTooSkewed"}
+)
+
+
+def _s3_failure(
+    uri: str, location: S3Location, error: Exception
+) -> DataError | DataUnavailableError:
+    from minio.error import S3Error, ServerError
     from urllib3.exceptions import HTTPError
 
     endpoint = load_settings().data_s3_endpoint_url
+    if isinstance(error, ServerError):
+        return DataUnavailableError(
+            uri, f"S3 endpoint {endpoint} answered HTTP {error.status_code}"
+        )
+    if isinstance(error, S3Error) and error.code in RETRYABLE_S3_CODES:
+        return DataUnavailableError(uri, f"S3 endpoint {endpoint} answered {error.code}")
     if isinstance(error, S3Error):
         causes = {
             "NoSuchBucket": f"bucket '{location.bucket}' does not exist at {endpoint}",
@@ -92,7 +108,9 @@ def _s3_failure(uri: str, location: S3Location, error: Exception) -> DataError:
         }
         return DataError(uri, causes.get(error.code or "", f"S3 error {error.code}: {error}"))
     if isinstance(error, HTTPError | OSError):
-        return DataError(uri, f"S3 endpoint {endpoint} unreachable ({type(error).__name__})")
+        return DataUnavailableError(
+            uri, f"S3 endpoint {endpoint} unreachable ({type(error).__name__})"
+        )
     return DataError(uri, f"S3 request failed: {error}")
 
 
@@ -108,7 +126,7 @@ def readable_local_file(uri: str) -> Iterator[Path]:
             raise DataError(uri, "not a file")
         yield path
         return
-    from minio.error import S3Error
+    from minio.error import MinioException
     from urllib3.exceptions import HTTPError
 
     client = _s3_client(uri)
@@ -116,7 +134,7 @@ def readable_local_file(uri: str) -> Iterator[Path]:
         local = Path(directory) / Path(location.key).name
         try:
             client.fget_object(location.bucket, location.key, str(local))
-        except (S3Error, HTTPError, OSError) as error:
+        except (MinioException, HTTPError, OSError) as error:
             raise _s3_failure(uri, location, error) from error
         yield local
 
@@ -143,7 +161,7 @@ def writable_local_file(uri: str) -> Iterator[Path]:
         finally:
             Path(temporary).unlink(missing_ok=True)
         return
-    from minio.error import S3Error
+    from minio.error import MinioException
     from urllib3.exceptions import HTTPError
 
     client = _s3_client(uri)
@@ -152,5 +170,5 @@ def writable_local_file(uri: str) -> Iterator[Path]:
         yield local
         try:
             client.fput_object(location.bucket, location.key, str(local))
-        except (S3Error, HTTPError, OSError) as error:
+        except (MinioException, HTTPError, OSError) as error:
             raise _s3_failure(uri, location, error) from error

@@ -1,25 +1,36 @@
-"""Validation of ClickBus purchases: which rows break which rule, and what happens then.
+"""Validation of ClickBus purchase files: which rows break which rule, and what happens then.
 
-Every problem names a column, a rule, how many rows break it and the first offending row
-numbers (1-based data rows as in the file, header excluded). Its severity is one of:
+The row rules themselves (bounds, patterns, rule names, the DROP rules) live in
+`mingo.data.rules`, shared with the prediction services; this module applies them to whole
+files, column by column. Every problem names a column, a rule, how many rows break it and the
+first offending row numbers (1-based data rows as in the file, header excluded). Its severity
+is one of:
 
-REJECT: the file is unusable and nothing is trained on it (`mingo data validate` exits 2):
+REJECT: the file is unusable and nothing is trained on it (`mingo data validate`,
+`mingo train` and `mingo evaluate` exit 2):
 - a schema column is missing, or a column outside the schema is present;
+- a Parquet column holds lists, structs, maps or binary values (`mingo.data.io`);
 - the file is empty, or has a header and no data row;
 - a row has a different number of fields than the header;
-- an id or place value is empty;
+- an id, place or company value is empty or longer than `rules.MAX_ID_LENGTH`;
 - `date_purchase` does not parse as YYYY-MM-DD or DD/MM/YYYY;
 - `time_purchase` does not parse as HH:MM:SS;
-- `gmv_success` is not a finite number, `total_tickets_quantity_success` not a whole number;
+- `gmv_success` is not a finite number or lies outside +-`rules.MAX_GMV` BRL;
+- `total_tickets_quantity_success` is not a whole number or lies outside
+  +-`rules.MAX_TICKETS`;
 - an order id appears more than once;
-- a date lies after today or before 2000-01-01 (a clock or format mix-up: ClickBus sold
+- a date lies after tomorrow or before 2000-01-01 (a clock or format mix-up: ClickBus sold
   its first tickets in 2013, and nothing else in such a file can be trusted).
-These say the export itself is broken: a wrong delimiter, shifted columns, a different file.
+These say the export itself is broken: a wrong delimiter, shifted columns, a different file,
+values in cents or an overflow.
 
 DROP: the row describes an impossible order; the row is removed and counted per rule, the
 rest of the file is used (the real file has a few thousand such rows among 1.74M):
 - `place_destination_departure` equals `place_origin_departure` (a trip that goes nowhere);
-- the return-leg fields are neither all sentinels ("0", "0", "1") nor all set;
+- an inconsistent return leg: exactly one return place is "0", or both return places are set
+  while the return company is the sentinel "1". A one-way order (both return places "0")
+  whose return company holds a company id is an ordinary one-way order and is KEPT (about
+  1.5% of the real orders);
 - `gmv_success` <= 0. Negative values are dropped, not rejected: they are single refunded
   or mis-keyed orders (the real file has 185 rows with gmv <= 0), not a broken export, and
   an order without revenue would distort the value features either way;
@@ -39,24 +50,28 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from mingo.data import rules
 from mingo.data.convert import parse_purchases
-from mingo.data.schema import (
-    COLUMNS,
-    COMPANY,
-    CUSTOMER_ID,
-    DATE,
-    DESTINATION,
-    GMV,
-    NO_RETURN_COMPANY,
-    NO_RETURN_PLACE,
-    ORDER_ID,
-    ORIGIN,
-    RETURN_COMPANY,
-    RETURN_DESTINATION,
-    RETURN_ORIGIN,
-    TICKETS,
-    TIME,
+from mingo.data.rules import (
+    EARLIEST_PURCHASE_DATE,
+    RULE_DATE_PARSES,
+    RULE_DESTINATION_DIFFERS,
+    RULE_GMV_IN_RANGE,
+    RULE_GMV_NUMERIC,
+    RULE_GMV_POSITIVE,
+    RULE_NOT_ANCIENT,
+    RULE_NOT_FUTURE,
+    RULE_RETURN_LEG_CONSISTENT,
+    RULE_ROUND_TRIP_TICKETS,
+    RULE_TICKETS_IN_RANGE,
+    RULE_TICKETS_INTEGER,
+    RULE_TICKETS_POSITIVE,
+    RULE_TIME_PARSES,
+    RULE_UNIQUE_ORDER_ID,
+    RULE_VALUE_LENGTH,
+    RULE_VALUE_PRESENT,
 )
+from mingo.data.schema import COLUMNS, DATE, GMV, ORDER_ID, TICKETS, TIME
 
 FIRST_ROWS_SHOWN = 5
 MAX_DROPPED_SHARE = 0.5
@@ -65,22 +80,45 @@ RULE_COLUMN_PRESENT = "column present"
 RULE_NO_EXTRA_COLUMN = "column belongs to the schema"
 RULE_HAS_ROWS = "file has a header and at least one data row"
 RULE_FIELD_COUNT = "row has as many fields as the header"
-RULE_VALUE_PRESENT = "value present"
-RULE_DATE_PARSES = "date parses as YYYY-MM-DD or DD/MM/YYYY"
-RULE_TIME_PARSES = "time parses as HH:MM:SS"
-RULE_GMV_NUMERIC = "gmv is a number"
-RULE_TICKETS_INTEGER = "tickets is a whole number"
-RULE_UNIQUE_ORDER_ID = "order id is unique"
-RULE_NOT_FUTURE = "date is not in the future"
-RULE_NOT_ANCIENT = "date is on or after 2000-01-01"
-EARLIEST_PLAUSIBLE_DATE = date(2000, 1, 1)
 RULE_DROP_SHARE = "at most half of the rows dropped"
+EARLIEST_PLAUSIBLE_DATE = EARLIEST_PURCHASE_DATE
 
-RULE_DESTINATION_DIFFERS = "destination differs from origin"
-RULE_RETURN_LEG_CONSISTENT = "return leg all sentinels ('0', '0', '1') or all set"
-RULE_GMV_POSITIVE = "gmv > 0"
-RULE_TICKETS_POSITIVE = "tickets >= 1"
-RULE_ROUND_TRIP_TICKETS = "round trip has at least 2 tickets"
+__all__ = [
+    "DROP_RULE_BY_DIRTY_KIND",
+    "EARLIEST_PLAUSIBLE_DATE",
+    "FIRST_ROWS_SHOWN",
+    "MAX_DROPPED_SHARE",
+    "RULE_COLUMN_PRESENT",
+    "RULE_DATE_PARSES",
+    "RULE_DESTINATION_DIFFERS",
+    "RULE_DROP_SHARE",
+    "RULE_FIELD_COUNT",
+    "RULE_GMV_IN_RANGE",
+    "RULE_GMV_NUMERIC",
+    "RULE_GMV_POSITIVE",
+    "RULE_HAS_ROWS",
+    "RULE_NOT_ANCIENT",
+    "RULE_NOT_FUTURE",
+    "RULE_NO_EXTRA_COLUMN",
+    "RULE_RETURN_LEG_CONSISTENT",
+    "RULE_ROUND_TRIP_TICKETS",
+    "RULE_TICKETS_INTEGER",
+    "RULE_TICKETS_IN_RANGE",
+    "RULE_TICKETS_POSITIVE",
+    "RULE_TIME_PARSES",
+    "RULE_UNIQUE_ORDER_ID",
+    "RULE_VALUE_LENGTH",
+    "RULE_VALUE_PRESENT",
+    "Problem",
+    "Severity",
+    "ValidationReport",
+    "clean_purchases",
+    "column_problems",
+    "drop_rule_masks",
+    "file_problem",
+    "problem_for_rows",
+    "validate_text_frame",
+]
 
 # Which generator dirty kind each DROP rule catches (the generator's names).
 DROP_RULE_BY_DIRTY_KIND: dict[str, str] = {
@@ -169,24 +207,11 @@ def column_problems(header: Sequence[str]) -> list[Problem]:
 
 
 def drop_rule_masks(frame: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
-    """(column, rule, rows breaking it) for each DROP rule, on typed columns."""
-    origin_return_set = (frame[RETURN_ORIGIN] != NO_RETURN_PLACE).to_numpy()
-    destination_return_set = (frame[RETURN_DESTINATION] != NO_RETURN_PLACE).to_numpy()
-    company_return_set = (frame[RETURN_COMPANY] != NO_RETURN_COMPANY).to_numpy()
-    all_set = origin_return_set & destination_return_set & company_return_set
-    none_set = ~origin_return_set & ~destination_return_set & ~company_return_set
-    gmv = frame[GMV].to_numpy(dtype=np.float64, na_value=np.nan)
-    tickets = frame[TICKETS].to_numpy(dtype=np.float64, na_value=np.nan)
+    """(column, rule, rows breaking it) for each DROP rule of `rules.DROP_RULES`, on typed
+    columns: the very functions serving applies to one purchase."""
     return [
-        (
-            DESTINATION,
-            RULE_DESTINATION_DIFFERS,
-            (frame[ORIGIN] == frame[DESTINATION]).to_numpy(),
-        ),
-        (RETURN_ORIGIN, RULE_RETURN_LEG_CONSISTENT, ~(all_set | none_set)),
-        (GMV, RULE_GMV_POSITIVE, gmv <= 0),
-        (TICKETS, RULE_TICKETS_POSITIVE, tickets < 1),
-        (TICKETS, RULE_ROUND_TRIP_TICKETS, all_set & (tickets == 1)),
+        (rule.column, rule.rule, np.asarray(rule.broken(frame), dtype=bool))
+        for rule in rules.DROP_RULES
     ]
 
 
@@ -220,17 +245,27 @@ def validate_text_frame(
         if problem:
             problems.append(problem)
 
-    for column in (ORDER_ID, CUSTOMER_ID, ORIGIN, DESTINATION, COMPANY):
-        add(column, RULE_VALUE_PRESENT, (raw[column].str.strip() == "").to_numpy())
+    for column in rules.ID_COLUMNS:
+        values = raw[column]
+        add(column, RULE_VALUE_PRESENT, (values.str.strip() == "").to_numpy())
+        add(column, RULE_VALUE_LENGTH, (values.str.len() > rules.MAX_ID_LENGTH).to_numpy())
     parsed = parse_purchases(raw)
     add(DATE, RULE_DATE_PARSES, parsed.unparseable[DATE])
     add(TIME, RULE_TIME_PARSES, parsed.unparseable[TIME])
     add(GMV, RULE_GMV_NUMERIC, parsed.unparseable[GMV])
+    gmv = parsed.frame[GMV]
+    add(GMV, RULE_GMV_IN_RANGE, (gmv.notna() & ~rules.gmv_in_range(gmv)).to_numpy())
     add(TICKETS, RULE_TICKETS_INTEGER, parsed.unparseable[TICKETS])
+    tickets = parsed.frame[TICKETS]
+    add(
+        TICKETS,
+        RULE_TICKETS_IN_RANGE,
+        (tickets.notna() & ~rules.tickets_in_range(tickets)).to_numpy(),
+    )
     add(ORDER_ID, RULE_UNIQUE_ORDER_ID, raw[ORDER_ID].duplicated(keep=False).to_numpy())
-    limit = pd.Timestamp(today or date.today())
-    add(DATE, RULE_NOT_FUTURE, (parsed.frame[DATE] > limit).to_numpy())
-    earliest = pd.Timestamp(EARLIEST_PLAUSIBLE_DATE)
+    latest = pd.Timestamp(rules.latest_purchase_date(today))
+    add(DATE, RULE_NOT_FUTURE, (parsed.frame[DATE] > latest).to_numpy())
+    earliest = pd.Timestamp(EARLIEST_PURCHASE_DATE)
     add(DATE, RULE_NOT_ANCIENT, (parsed.frame[DATE] < earliest).to_numpy())
 
     drop_problems, dropped = _drop_problems(parsed.frame, row_numbers)

@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from mingo.data import schema
 from mingo.data.generate import generate_purchases
@@ -54,3 +56,26 @@ def edit_csv_rows(
 
 def set_field(column: str, value: str) -> Callable[[dict[str, str]], dict[str, str]]:
     return lambda record: {**record, column: value}
+
+
+def nested_column(frame: pd.DataFrame, column: str, kind: str) -> pa.Array:
+    """`column` of `frame` as a Parquet type with no text form: list, struct or binary."""
+    values = frame[column].tolist()
+    if kind == "list":
+        return pa.array([[value] for value in values])
+    if kind == "struct":
+        return pa.array([{"value": value} for value in values])
+    if kind == "binary":
+        return pa.array([str(value).encode() for value in values], pa.binary())
+    raise ValueError(f"unknown kind {kind!r}")
+
+
+def write_parquet_with_nested_column(
+    frame: pd.DataFrame, path: Path, column: str, kind: str
+) -> Path:
+    """A Parquet file of `frame` whose `column` is stored as a list, struct or binary type."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    index = table.column_names.index(column)
+    table = table.set_column(index, column, nested_column(frame, column, kind))
+    pq.write_table(table, path)
+    return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +14,20 @@ from typer.testing import CliRunner, Result
 from mingo.cli.app import app
 from mingo.data import schema
 from mingo.data.io import load_purchases
-from tests.data.files import edit_csv_rows, set_field, small_purchases, write_standard_csv
-from tests.fixtures.services import S3Server
+from mingo.data.rules import RULE_GMV_IN_RANGE, RULE_RETURN_LEG_CONSISTENT
+from tests.data.files import (
+    edit_csv_rows,
+    set_field,
+    small_purchases,
+    write_parquet_with_nested_column,
+    write_standard_csv,
+)
+from tests.fixtures.services import (
+    S3Server,
+    service_work_dir,
+    start_s3_server,
+    stop_process_group,
+)
 
 runner = CliRunner()
 
@@ -166,6 +179,16 @@ REJECTED = [
         "file: rule 'row has as many fields as the header': 1 row, first rows 6",
     ),
     Corruption(
+        "gmv above the bound",
+        _edit([3], schema.GMV, "250000.0"),
+        f"column 'gmv_success': rule '{RULE_GMV_IN_RANGE}': 1 row, first rows 3",
+    ),
+    Corruption(
+        "empty return company",
+        _edit([5], schema.RETURN_COMPANY, ""),
+        "column 'fk_return_ota_bus_company': rule 'value present': 1 row, first rows 5",
+    ),
+    Corruption(
         "empty customer id",
         _edit([8], schema.CUSTOMER_ID, ""),
         "column 'fk_contact': rule 'value present': 1 row, first rows 8",
@@ -186,8 +209,8 @@ DROPPED = [
     Corruption(
         "bad return sentinels",
         lambda source, target: edit_csv_rows(source, target, [12, 13], _bad_return_leg),
-        "dropped: column 'place_origin_return': rule 'return leg all sentinels "
-        "('0', '0', '1') or all set': 2 rows, first rows 12, 13",
+        f"dropped: column 'place_origin_return': rule '{RULE_RETURN_LEG_CONSISTENT}': "
+        "2 rows, first rows 12, 13",
     ),
     Corruption(
         "origin == destination",
@@ -240,3 +263,79 @@ def test_generate_and_validate_on_s3(s3_server: S3Server, tmp_path: Path) -> Non
     missing = mingo("data", "validate", f"s3://{bucket}/absent.csv", env=env)
     assert missing.exit_code == 2
     assert f"no object 'absent.csv' in bucket '{bucket}'" in missing.stderr
+
+
+def test_one_way_orders_with_a_return_company_id_are_usable_rows(
+    clean_csv: Path, tmp_path: Path
+) -> None:
+    def one_way_with_company(record: dict[str, str]) -> dict[str, str]:
+        return {
+            **record,
+            schema.RETURN_ORIGIN: schema.NO_RETURN_PLACE,
+            schema.RETURN_DESTINATION: schema.NO_RETURN_PLACE,
+            schema.RETURN_COMPANY: record[schema.COMPANY],
+        }
+
+    edited = edit_csv_rows(clean_csv, tmp_path / "noisy.csv", [2, 4, 6], one_way_with_company)
+    rows = len(load_purchases(str(edited)))
+    result = mingo("data", "validate", str(edited))
+    assert result.exit_code == 0, result.output
+    assert f"valid: {rows:,} rows, {rows:,} usable, 0 dropped" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("kind", "type_name"), [("list", "list<element: double>"), ("binary", "binary")]
+)
+def test_nested_parquet_column_exits_2_from_validate_and_evaluate(
+    kind: str, type_name: str, tmp_path: Path
+) -> None:
+    path = write_parquet_with_nested_column(
+        small_purchases(), tmp_path / f"{kind}.parquet", schema.GMV, kind
+    )
+    expected = f"column 'gmv_success': rule 'column holds text, numbers or dates, not {type_name}'"
+    for command in (["data", "validate"], ["evaluate", "binary", "--data"]):
+        result = mingo(*command, str(path))
+        assert result.exit_code == 2, (command, result.output)
+        assert expected in result.stderr, command
+        assert "Traceback" not in result.output
+
+
+def test_evaluate_exits_2_on_gmv_out_of_range(clean_csv: Path, tmp_path: Path) -> None:
+    path = _edit([4], schema.GMV, "1e9")(clean_csv, tmp_path / "huge-gmv.csv")
+    result = mingo("evaluate", "binary", "--data", str(path))
+    assert result.exit_code == 2, result.output
+    assert f"column 'gmv_success': rule '{RULE_GMV_IN_RANGE}': 1 row, first rows 4" in (
+        result.stderr
+    )
+
+
+def test_s3_server_down_exits_1_and_a_bad_file_exits_2(tmp_path: Path) -> None:
+    """A SeaweedFS server of its own, stopped mid-test: the outage is retryable (exit 1),
+    while a bad file on a healthy server is bad data (exit 2)."""
+    work_dir = service_work_dir("mingo-s3-down-")
+    server = start_s3_server(work_dir)
+    try:
+        bucket = server.make_bucket("mingo-outage")
+        env = {**server.env(), "MINGO_S3_ENDPOINT_URL": server.endpoint_url}
+        good, bad = f"s3://{bucket}/purchases.csv", f"s3://{bucket}/bad.parquet"
+        generated = mingo("data", "generate", "--customers", "60", "--out", good, env=env)
+        assert generated.exit_code == 0, generated.output
+        local_bad = write_parquet_with_nested_column(
+            small_purchases(), tmp_path / "bad.parquet", schema.GMV, "list"
+        )
+        server.client().fput_object(bucket, "bad.parquet", str(local_bad))
+        assert mingo("data", "validate", good, env=env).exit_code == 0
+        for command in (["data", "validate", bad], ["evaluate", "binary", "--data", bad]):
+            result = mingo(*command, env=env)
+            assert result.exit_code == 2, (command, result.output)
+            assert "column 'gmv_success'" in result.stderr
+    finally:
+        stop_process_group(server.process)
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+    for command in (["data", "validate", good], ["evaluate", "binary", "--data", good]):
+        result = mingo(*command, env=env)
+        assert result.exit_code == 1, (command, result.output)
+        assert f"S3 endpoint {server.endpoint_url} unreachable" in result.stderr
+        assert "retry later" in result.stderr
+        assert "Traceback" not in result.output

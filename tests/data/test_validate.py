@@ -8,10 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mingo.data import schema
+from mingo.data import rules, schema
 from mingo.data.convert import parse_gmv, parse_times
 from mingo.data.errors import DataValidationError
 from mingo.data.generate import dirty_row_allocation, generate_purchases
+from mingo.data.rules import (
+    RULE_GMV_IN_RANGE,
+    RULE_RETURN_LEG_CONSISTENT,
+    RULE_ROUND_TRIP_TICKETS,
+    RULE_TICKETS_IN_RANGE,
+    RULE_VALUE_LENGTH,
+    RULE_VALUE_PRESENT,
+    broken_drop_rules,
+)
 from mingo.data.validate import (
     DROP_RULE_BY_DIRTY_KIND,
     RULE_DATE_PARSES,
@@ -21,6 +30,7 @@ from mingo.data.validate import (
     Problem,
     Severity,
     clean_purchases,
+    drop_rule_masks,
     validate_text_frame,
 )
 
@@ -108,11 +118,113 @@ def test_problem_rows_are_counted_and_listed(purchases: pd.DataFrame) -> None:
     assert report.rejected
 
 
-def test_future_dates_are_judged_against_today(purchases: pd.DataFrame) -> None:
+def test_future_dates_are_judged_against_today_with_a_day_of_slack(
+    purchases: pd.DataFrame,
+) -> None:
     report = validate_text_frame(as_text(purchases), rows_of(purchases), today=date(2020, 1, 1))
     future = [problem for problem in report.problems if problem.column == schema.DATE]
     assert len(future) == 1
-    assert future[0].row_count == int((purchases[schema.DATE] > "2020-01-01").sum())
+    assert future[0].rule == rules.RULE_NOT_FUTURE
+    assert future[0].row_count == int((purchases[schema.DATE] > "2020-01-02").sum())
+    frame = purchases.head(5).copy()
+    frame.loc[[1], schema.DATE] = pd.Timestamp("2020-01-02")
+    frame.loc[[2], schema.DATE] = pd.Timestamp("2020-01-03")
+    tomorrow = validate_text_frame(as_text(frame), rows_of(frame), today=date(2020, 1, 1))
+    assert [(p.rule, p.first_rows) for p in tomorrow.problems] == [(rules.RULE_NOT_FUTURE, [3])]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "rule"),
+    [
+        (schema.GMV, "100000.01", RULE_GMV_IN_RANGE),
+        (schema.GMV, "-250000", RULE_GMV_IN_RANGE),
+        (schema.GMV, "1e300", RULE_GMV_IN_RANGE),
+        (schema.TICKETS, "10001", RULE_TICKETS_IN_RANGE),
+        (schema.TICKETS, "99999999999999999999999", RULE_TICKETS_IN_RANGE),
+        (schema.ORDER_ID, "a" * (rules.MAX_ID_LENGTH + 1), RULE_VALUE_LENGTH),
+        (schema.RETURN_COMPANY, "", RULE_VALUE_PRESENT),
+        (schema.RETURN_ORIGIN, "  ", RULE_VALUE_PRESENT),
+    ],
+)
+def test_out_of_range_values_reject_the_file_naming_column_rule_and_row(
+    purchases: pd.DataFrame, column: str, value: str, rule: str
+) -> None:
+    text = as_text(purchases)
+    text.loc[[6], column] = value
+    report = validate_text_frame(text, rows_of(text))
+    assert report.rejected
+    assert [(p.column, p.rule, p.first_rows) for p in report.rejecting_problems()] == [
+        (column, rule, [7])
+    ]
+
+
+def test_the_largest_plausible_order_is_accepted(purchases: pd.DataFrame) -> None:
+    text = as_text(purchases)
+    text.loc[[6], schema.GMV] = repr(rules.MAX_GMV)
+    text.loc[[7], schema.TICKETS] = str(rules.MAX_TICKETS)
+    text.loc[[8], schema.ORDER_ID] = "b" * rules.MAX_ID_LENGTH
+    assert validate_text_frame(text, rows_of(text)).problems == []
+
+
+def test_one_way_orders_with_a_return_company_id_are_kept(purchases: pd.DataFrame) -> None:
+    one_way_with_company = (purchases[schema.RETURN_ORIGIN] == schema.NO_RETURN_PLACE) & (
+        purchases[schema.RETURN_COMPANY] != schema.NO_RETURN_COMPANY
+    )
+    assert one_way_with_company.sum() >= 3  # the generator makes ~1.5% of them
+    report = validate_text_frame(as_text(purchases), rows_of(purchases))
+    assert report.problems == []
+    cleaned, clean_report = clean_purchases(purchases)
+    assert clean_report.dropped_rows == 0
+    kept = set(cleaned[schema.ORDER_ID])
+    assert set(purchases.loc[one_way_with_company, schema.ORDER_ID]) <= kept
+
+
+COMPANY_ID = "c" * 64
+PLACE_A, PLACE_B = "a" * 64, "b" * 64
+
+
+@pytest.mark.parametrize(
+    ("return_origin", "return_destination", "return_company", "tickets", "broken"),
+    [
+        ("0", "0", "1", 1, []),
+        ("0", "0", COMPANY_ID, 1, []),  # one-way, the return company is noise: kept
+        (PLACE_B, PLACE_A, COMPANY_ID, 2, []),
+        (PLACE_B, "0", "1", 2, [RULE_RETURN_LEG_CONSISTENT]),
+        ("0", PLACE_A, COMPANY_ID, 2, [RULE_RETURN_LEG_CONSISTENT]),
+        (PLACE_B, PLACE_A, "1", 2, [RULE_RETURN_LEG_CONSISTENT]),
+        (PLACE_B, PLACE_A, COMPANY_ID, 1, [RULE_ROUND_TRIP_TICKETS]),
+    ],
+)
+def test_return_leg_rules_on_a_frame_and_on_one_purchase_agree(
+    purchases: pd.DataFrame,
+    return_origin: str,
+    return_destination: str,
+    return_company: str,
+    tickets: int,
+    broken: list[str],
+) -> None:
+    frame = purchases.head(1).copy()
+    frame[schema.ORIGIN] = PLACE_A
+    frame[schema.DESTINATION] = PLACE_B
+    frame[schema.RETURN_ORIGIN] = return_origin
+    frame[schema.RETURN_DESTINATION] = return_destination
+    frame[schema.RETURN_COMPANY] = return_company
+    frame[schema.TICKETS] = tickets
+    on_frame = [rule for _, rule, mask in drop_rule_masks(frame) if mask[0]]
+    on_row = [rule.rule for rule in broken_drop_rules(frame.iloc[0].to_dict())]
+    assert on_frame == on_row == broken
+
+
+def test_every_dirty_row_breaks_the_same_rules_row_by_row_as_column_wise() -> None:
+    dirty = generate_purchases(300, seed=3, dirty_rows=40)
+    dirty.loc[[5, 9], schema.TICKETS] = [0, -2]
+    masks = drop_rule_masks(dirty)
+    records = dirty.to_dict("records")
+    for index, record in enumerate(records):
+        row_wise = [rule.rule for rule in broken_drop_rules(record)]
+        column_wise = [rule for _, rule, mask in masks if mask[index]]
+        assert row_wise == column_wise, (index, record)
+    assert sum(1 for record in records if broken_drop_rules(record)) == 40 + 2
 
 
 def test_time_and_gmv_parsing_accepts_real_variants() -> None:
