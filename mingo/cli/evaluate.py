@@ -34,7 +34,7 @@ def evaluate(
     except ValueError as error:
         raise typer.BadParameter(f"--cutoff must be YYYY-MM-DD, got {cutoff!r}") from error
 
-    from mingo.data.errors import DataError
+    from mingo.data.errors import DataError, DataUnavailableError
     from mingo.data.io import load_purchases
     from mingo.data.validate import clean_purchases
     from mingo.models import ModelConfig, baseline_metrics, build_datasets, fit, score
@@ -45,6 +45,9 @@ def evaluate(
         config = with_horizon(config, horizon)
     try:
         purchases, cleaning = clean_purchases(load_purchases(data))
+    except DataUnavailableError as error:  # the store is down: retryable
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from error
     except DataError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2) from error
