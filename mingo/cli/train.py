@@ -97,6 +97,7 @@ def train(
     except Exception as error:
         from mingo.data.errors import DataError
 
+        # An unreachable store (DataUnavailableError, not a DataError) is retryable: exit 1.
         code = EXIT_BAD_DATA if isinstance(error, DataError) else EXIT_FAILED
         raise _fail(
             f"retraining of {model_kind} failed ({_champion_after_failure(model_kind, before)}): "
