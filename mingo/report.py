@@ -86,8 +86,8 @@ def _difference(name: str, candidate: float | None, champion: float | None) -> s
 
 def champion_metrics_from_decision(decision: Decision) -> dict[str, float] | None:
     """The champion's scores a decision itself carries: the judged metric and guardrails."""
-    if decision.champion_version_before is None:
-        return None
+    if decision.champion_version_before is None or decision.judged_against != "champion":
+        return None  # no champion, or its scores are the baseline's (unscorable champion)
     known: dict[str, float] = {}
     if decision.champion_score is not None:
         known[decision.metric] = decision.champion_score
@@ -201,10 +201,24 @@ def _verdict_section(decision: Decision) -> str:
         f"{html.escape(decision.metric)}</code>."
     )
     css = "promoted" if decision.promoted else "kept"
+    judged = (
+        f"Champion: {html.escape(_CHAMPION_STATUS[decision.champion_status])}; judged against "
+        f"the {html.escape(decision.judged_against)}."
+        if decision.judged_against != "none"
+        else "No champion: judged on its own (guardrail floors)."
+    )
     return (
         f'<div class="verdict {css}"><strong>{headline}</strong>{forced}'
-        f"<p>Why: {html.escape(decision.reason)}</p><p>{margins}</p></div>"
+        f"<p>Why: {html.escape(decision.reason)}</p><p>{judged} {margins}</p></div>"
     )
+
+
+_CHAMPION_STATUS = {
+    "none": "none yet",
+    "scored": "re-scored on this holdout",
+    "not_comparable": "answers another question (target definition differs)",
+    "unscorable": "could not be loaded or scored",
+}
 
 
 def render_retraining_report(

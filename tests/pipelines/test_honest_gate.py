@@ -22,6 +22,7 @@ from mingo.models import api as models
 from mingo.models.target import FEATURE_SCHEMA_KEY
 from mingo.promotion import PromotionPolicy, promote_version
 from mingo.registry import CHAMPION, get_alias_version, get_version_tags
+from mingo.report import report_path
 from mingo.tracking import mlflow_client
 from tests.pipelines.conftest import small_purchases
 
@@ -195,6 +196,8 @@ def test_a_champion_of_an_older_feature_schema_is_unscorable_and_the_baseline_ju
     )
     assert decision.champion_score == decision.baseline_metrics["balanced_accuracy"]
     assert decision.promoted == expected_against_baseline(decision)
+    page = report_path(decision).read_text()
+    assert "Champion: could not be loaded or scored; judged against the baseline." in page
     assert champion() == (decision.candidate_version if decision.promoted else old_champion)
 
 
