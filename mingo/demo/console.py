@@ -55,7 +55,7 @@ def _answer_text(kind: str, prediction: dict[str, Any]) -> str:
         return f"P(buys in 30 days) {prediction['probability']:.3f}: {verdict}"
     if kind == "multiclass":
         return "\n".join(
-            f"{short(r['origin'])} -> {short(r['destination'])}  p={r['probability']:.2f}"
+            f"{short(r['origin'])} -> {short(r['destination'])}  p={r['probability']:.3f}"
             for r in prediction["routes"][:3]
         )
     return f"segment {prediction['segment']}: {prediction['segment_name']}"

@@ -38,7 +38,11 @@ class ModelConfig(BaseModel):
     horizon_days: int = Field(
         default=30, ge=1, description="Binary label window (30 or 7); clustering's cutoff step."
     )
-    top_k_routes: int = Field(default=50, ge=2, description="Multiclass: routes kept + 'other'.")
+    top_k_routes: int = Field(
+        default=50,
+        ge=2,
+        description="Multiclass: popular routes offered to every customer besides their own.",
+    )
     route_window_days: int = Field(
         default=180, ge=1, description="Multiclass: the next route is the first one in this window."
     )

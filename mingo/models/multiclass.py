@@ -154,7 +154,9 @@ def fit(train: Dataset, config: ModelConfig) -> TrainedModel:
     metadata: dict[str, Any] = {
         "kind": "multiclass",
         "popular_routes": [{"origin": o, "destination": d} for o, d in popular],
-        "candidate_policy": candidate_policy(len(popular)),
+        # The requested size, not the count found: small data with fewer routes must not make
+        # two models of one policy look incomparable.
+        "candidate_policy": candidate_policy(config.top_k_routes),
         "history_candidates": HISTORY_CANDIDATES,
         "signals": list(SIGNALS),
         "route_window_days": config.route_window_days,

@@ -12,7 +12,7 @@ from mingo.data.io import save_purchases
 
 CONTRACT_METRICS = {
     "binary": {"accuracy", "balanced_accuracy", "roc_auc", "pr_auc", "f1"},
-    "multiclass": {"accuracy", "top_3_accuracy", "top_5_accuracy", "macro_f1"},
+    "multiclass": {"accuracy", "top_3_accuracy", "top_5_accuracy", "macro_f1", "coverage"},
     "clustering": {"silhouette", "davies_bouldin"},
 }
 

@@ -24,7 +24,7 @@ TEST_CUSTOMERS = "700"
 CELL_TIMEOUT_S = 300
 EXPECTED_METRICS = {
     "binary": {"accuracy", "balanced_accuracy", "roc_auc", "pr_auc", "f1"},
-    "multiclass": {"accuracy", "top_3_accuracy", "top_5_accuracy", "macro_f1"},
+    "multiclass": {"accuracy", "top_3_accuracy", "top_5_accuracy", "macro_f1", "coverage"},
     "clustering": {"silhouette", "davies_bouldin"},
 }
 
