@@ -31,10 +31,13 @@ from mingo.serving.schemas import (
     CustomerHistory,
     PredictRequest,
     ReloadResponse,
+    ignored_purchases,
 )
 
 MODEL_VERSION_HEADER = "X-Model-Version"
 MODEL_NAME_HEADER = "X-Model-Name"
+# How many purchases the row rules left out (training drops such rows); listed in the body.
+IGNORED_PURCHASES_HEADER = "X-Ignored-Purchases"
 # How often a worker that started without a champion asks the registry again.
 CHAMPION_POLL_SECONDS = float(os.environ.get("MINGO_CHAMPION_POLL_SECONDS", "10"))
 # Worker processes of the service (`mingo serve --workers`, or the Deployment's env).
@@ -107,6 +110,10 @@ def build_prediction_service(kind: ModelKind) -> Any:
                 return error_response(ctx, 503, str(error))
             ctx.response.headers[MODEL_NAME_HEADER] = response.model
             ctx.response.headers[MODEL_VERSION_HEADER] = response.model_version
+            ignored = ignored_purchases(customers)
+            ctx.response.headers[IGNORED_PURCHASES_HEADER] = str(len(ignored))
+            if ignored:
+                response = response.model_copy(update={"ignored_purchases": ignored})
             return response
 
         @bentoml.api(route="/admin/reload")
