@@ -91,9 +91,10 @@ class PromotionPolicy(BaseModel):
     @classmethod
     def default_for(cls, kind: ModelKind) -> PromotionPolicy:
         if kind == "binary":
-            # Gate on balanced accuracy: at ~4-10% buyers, "nobody buys" wins plain accuracy.
+            # Gate on F1 at the served threshold (the one the threshold is tuned for): at
+            # ~4-10% buyers "nobody buys" wins plain accuracy, and scores 0 on F1.
             return cls(
-                metric="balanced_accuracy",
+                metric="f1",
                 guardrails=[
                     GuardrailRule(metric="roc_auc", tolerance=0.01, floor=BINARY_ROC_AUC_FLOOR),
                     GuardrailRule(metric="pr_auc", tolerance=0.02),

@@ -36,9 +36,9 @@ def test_beats_the_recency_baseline(binary_model: Trained) -> None:
     assert set(model_metrics) == set(baseline) == BINARY_METRICS
     assert model_metrics["roc_auc"] >= baseline["roc_auc"] + 0.02
     assert model_metrics["pr_auc"] >= baseline["pr_auc"] + 0.05
-    assert model_metrics["f1"] >= baseline["f1"]
-    # The gate metric: a constant answer gets 0.5, the served threshold must do better.
-    assert model_metrics["balanced_accuracy"] >= baseline["balanced_accuracy"] + 0.01
+    # The gate metric, at the served threshold: a constant "nobody buys" scores 0 on it.
+    assert model_metrics["f1"] >= baseline["f1"] + 0.03
+    # Far from a constant answer's 0.5.
     assert model_metrics["balanced_accuracy"] > 0.65
 
 

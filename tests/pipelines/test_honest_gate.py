@@ -115,6 +115,7 @@ def test_a_threshold_above_every_score_is_not_promoted_over_a_working_champion(
     decision = judge_candidate(working, degenerate)
 
     # It answers "will not buy" for everyone: the ranking is intact, the served answer is not.
+    assert decision.candidate_metrics["f1"] == 0.0
     assert decision.candidate_metrics["balanced_accuracy"] == 0.5
     positive_rate = float(working.holdout.labels.mean())  # type: ignore[union-attr]
     assert decision.candidate_metrics["accuracy"] == pytest.approx(1 - positive_rate)
@@ -122,7 +123,7 @@ def test_a_threshold_above_every_score_is_not_promoted_over_a_working_champion(
     assert decision.candidate_metrics["roc_auc"] == working_scores["roc_auc"]
     assert decision.candidate_metrics["pr_auc"] == working_scores["pr_auc"]
     assert not decision.promoted
-    assert decision.metric == "balanced_accuracy"
+    assert decision.metric == "f1"
     assert decision.champion_status == "scored"
     assert decision.champion_score is not None and decision.champion_score > 0.5
     assert "below the required margin" in decision.reason
@@ -158,8 +159,8 @@ def expected_against_baseline(decision: retraining.Decision) -> bool:
     """The policy's rule, applied by hand to the candidate and baseline numbers."""
     cand = decision.candidate_metrics
     base = decision.baseline_metrics
-    gain = cand["balanced_accuracy"] - base["balanced_accuracy"]
-    wins = gain > 0 and (gain >= 0.005 or gain / base["balanced_accuracy"] >= 0.01)
+    gain = cand["f1"] - base["f1"]
+    wins = gain > 0 and (gain >= 0.005 or gain / base["f1"] >= 0.01)
     return (
         wins
         and cand["roc_auc"] >= 0.6
@@ -194,7 +195,7 @@ def test_a_champion_of_an_older_feature_schema_is_unscorable_and_the_baseline_ju
         f"champion unscorable: version {old_champion} needs feature schema 0, "
         "this code computes 1; judged against the naive baseline instead: "
     )
-    assert decision.champion_score == decision.baseline_metrics["balanced_accuracy"]
+    assert decision.champion_score == decision.baseline_metrics["f1"]
     assert decision.promoted == expected_against_baseline(decision)
     page = report_path(decision).read_text()
     assert "Champion: could not be loaded or scored; judged against the baseline." in page

@@ -168,24 +168,24 @@ def test_absolute_margin_override_switches_the_relative_rule_off() -> None:
     assert judge({"accuracy": 0.26, "roc_auc": 0.8}, champion, policy).promote
 
 
-def test_binary_gate_is_balanced_accuracy_with_ranking_guardrails() -> None:
-    assert BINARY.metric == "balanced_accuracy"
+def test_binary_gate_is_f1_with_ranking_guardrails() -> None:
+    assert BINARY.metric == "f1"
     assert {rule.metric for rule in BINARY.guardrails} == {"roc_auc", "pr_auc"}
 
 
 def test_a_constant_nobody_buys_answer_cannot_win_the_binary_gate() -> None:
     # At 10% buyers, "nobody buys" scores 0.90 accuracy, more than a working model's 0.88,
-    # but balanced accuracy 0.5; a threshold above every score keeps the ranking metrics.
-    working = {"accuracy": 0.88, "balanced_accuracy": 0.78, "roc_auc": 0.88, "pr_auc": 0.45}
-    constant = {"accuracy": 0.90, "balanced_accuracy": 0.5, "roc_auc": 0.88, "pr_auc": 0.45}
+    # but F1 0; a threshold above every score keeps the ranking metrics.
+    working = {"accuracy": 0.88, "f1": 0.50, "roc_auc": 0.88, "pr_auc": 0.45}
+    constant = {"accuracy": 0.90, "f1": 0.0, "roc_auc": 0.88, "pr_auc": 0.45}
     assert judge(constant, working, ACCURACY).promote  # what the old accuracy gate did
     verdict = judge(constant, working, BINARY)
     assert not verdict.promote
-    assert "balanced_accuracy 0.5000 vs champion 0.7800" in verdict.reason
+    assert "f1 0.0000 vs champion 0.5000" in verdict.reason
 
 
 def test_a_floor_blocks_even_the_first_candidate() -> None:
-    chance = {"balanced_accuracy": 0.52, "roc_auc": 0.55, "pr_auc": 0.1}
+    chance = {"f1": 0.12, "roc_auc": 0.55, "pr_auc": 0.1}
     verdict = judge(chance, None, BINARY)
     assert not verdict.promote
     assert verdict.reference == "none"
@@ -203,17 +203,17 @@ def test_a_lower_is_better_floor_is_a_maximum() -> None:
 
 
 def test_judged_against_the_baseline_the_reason_says_so() -> None:
-    baseline = {"balanced_accuracy": 0.70, "roc_auc": 0.80, "pr_auc": 0.30}
-    better = {"balanced_accuracy": 0.75, "roc_auc": 0.85, "pr_auc": 0.40}
+    baseline = {"f1": 0.40, "roc_auc": 0.80, "pr_auc": 0.30}
+    better = {"f1": 0.45, "roc_auc": 0.85, "pr_auc": 0.40}
     verdict = judge(better, baseline, BINARY, against="baseline")
     assert verdict.promote
     assert verdict.reference == "baseline"
-    assert "beats baseline 0.7000" in verdict.reason
+    assert "beats baseline 0.4000" in verdict.reason
     assert not judge(baseline, baseline, BINARY, against="baseline").promote
 
 
 def test_not_comparable_is_refused_unless_forced() -> None:
-    scores = {"balanced_accuracy": 0.9, "roc_auc": 0.9, "pr_auc": 0.5}
+    scores = {"f1": 0.6, "roc_auc": 0.9, "pr_auc": 0.5}
     refused = refuse_incomparable(scores, ["label_window_days 7 vs champion's 30"], BINARY, False)
     assert not refused.promote
     assert refused.reason == "not comparable: label_window_days 7 vs champion's 30"
