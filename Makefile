@@ -19,7 +19,7 @@ $(UV):
 	$(BIN)/pip install --quiet --disable-pip-version-check "uv==0.13.9"
 
 $(STAMP): $(UV) uv.lock pyproject.toml
-	$(UV) sync --frozen --python $(BIN)/python
+	$(UV) sync --frozen --extra pipeline --python $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)
