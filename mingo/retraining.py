@@ -385,7 +385,10 @@ def _against_baseline(
         verdict=verdict.model_copy(
             update={
                 "reason": f"champion unscorable: {problem}; judged against the naive "
-                f"baseline instead: {verdict.reason}"
+                f"baseline instead: {verdict.reason}",
+                # The champion was not scored: its score stays empty, the baseline's is in
+                # the baseline metrics and the margins.
+                "champion_score": None,
             }
         ),
     )

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from mingo.data.generate import generate_purchases
@@ -72,11 +71,3 @@ def write_purchases_csv(frame: pd.DataFrame, path: Path) -> Path:
 
 def small_purchases() -> pd.DataFrame:
     return generate_purchases(customers=TEST_CUSTOMERS, seed=TEST_SEED)
-
-
-def customer_shuffled(frame: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """A degraded copy: every order handed to a random customer, histories scrambled."""
-    degraded = frame.copy()
-    rng = np.random.default_rng(seed)
-    degraded["fk_contact"] = rng.permutation(degraded["fk_contact"].to_numpy())
-    return degraded

@@ -195,7 +195,10 @@ def test_a_champion_of_an_older_feature_schema_is_unscorable_and_the_baseline_ju
         f"champion unscorable: version {old_champion} needs feature schema 0, "
         "this code computes 1; judged against the naive baseline instead: "
     )
-    assert decision.champion_score == decision.baseline_metrics["f1"]
+    assert decision.champion_score is None
+    assert decision.absolute_margin == pytest.approx(
+        decision.candidate_metrics["f1"] - decision.baseline_metrics["f1"]
+    )
     assert decision.promoted == expected_against_baseline(decision)
     page = report_path(decision).read_text()
     assert "Champion: could not be loaded or scored; judged against the baseline." in page

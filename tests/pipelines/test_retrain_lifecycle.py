@@ -29,7 +29,6 @@ from tests.pipelines.conftest import (
     MINGO,
     REPO_ROOT,
     clean_env,
-    customer_shuffled,
     explain,
     last_json_line,
     run_mingo,
@@ -54,7 +53,6 @@ DECISION_KEYS = {
 class EmbeddedStack:
     home: Path
     data: Path
-    degraded: Path
     bad: Path
 
 
@@ -68,7 +66,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> EmbeddedStack:
     return EmbeddedStack(
         home=root / "mingo-home",
         data=write_purchases_csv(purchases, root / "purchases.csv"),
-        degraded=write_purchases_csv(customer_shuffled(purchases), root / "shuffled.csv"),
         bad=write_purchases_csv(bad, root / "bad.csv"),
     )
 
@@ -142,11 +139,13 @@ def test_first_retraining_promotes_the_candidate(stack: EmbeddedStack, registry_
     assert decision["champion_version_before"] is None
     assert decision["champion_version_after"] == "1"
     assert decision["champion_score"] is None
-    assert decision["metric"] == "accuracy"
+    assert decision["metric"] == "f1"
+    assert decision["champion_status"] == "none"
+    assert decision["candidate_target"]["label_window_days"] == 30
     assert decision["data"]["uri"] == str(stack.data)
     assert decision["data"]["rows"] > 1000 and len(decision["data"]["sha256"]) == 64
     assert "baseline" not in decision["candidate_metrics"]
-    assert set(decision["baseline_metrics"]) >= {"accuracy", "roc_auc"}
+    assert set(decision["baseline_metrics"]) >= {"accuracy", "f1", "roc_auc"}
     assert aliases() == {CHAMPION: "1", PREVIOUS: None, CHALLENGER: "1"}
     tags = mlflow_client().get_model_version("mingo-binary", "1").tags
     assert tags["mingo.decision.promoted"] == "true"
@@ -179,6 +178,7 @@ def test_rerun_on_the_same_data_does_not_promote(stack: EmbeddedStack, registry_
     assert decision["champion_version_before"] == decision["champion_version_after"] == "1"
     # The champion was re-scored on this run's holdout: same data, same model, same score.
     assert decision["champion_score"] == pytest.approx(decision["candidate_score"])
+    assert decision["champion_status"] == "scored"
     assert "below the required margin" in decision["reason"]
     assert aliases() == {CHAMPION: "1", PREVIOUS: None, CHALLENGER: "2"}
 
@@ -190,7 +190,7 @@ def test_rerun_on_the_same_data_does_not_promote(stack: EmbeddedStack, registry_
     binary = next(model for model in as_json if model["model"] == "mingo-binary")
     assert binary["champion"]["version"] == "1"
     assert binary["latest"]["version"] == "2"
-    assert binary["champion"]["metrics"]["accuracy"] == pytest.approx(decision["champion_score"])
+    assert binary["champion"]["metrics"]["f1"] == pytest.approx(decision["champion_score"])
 
 
 def test_s3_unreachable_during_load_fails_and_keeps_champion(
@@ -248,14 +248,20 @@ def test_mlflow_registry_unreachable_at_registration(
     assert_champion_consistent("3")
 
 
-def test_degraded_data_never_promotes(stack: EmbeddedStack, registry_of: None) -> None:
-    result = train(stack, stack.degraded)
+def test_a_candidate_for_another_horizon_is_not_comparable(
+    stack: EmbeddedStack, registry_of: None
+) -> None:
+    result = train(stack, stack.data, "--horizon", "7")
     assert result.returncode == 0, explain(result)
     decision = last_json_line(result)
     assert decision["promoted"] is False
-    assert decision["candidate_score"] < decision["champion_score"]
+    assert decision["champion_status"] == "not_comparable"
+    assert decision["reason"] == "not comparable: label_window_days 7 vs champion's 30"
+    assert decision["champion_score"] is None
     assert decision["champion_version_after"] == "3"
-    assert aliases()[CHAMPION] == "3"
+    tags = mlflow_client().get_model_version("mingo-binary", decision["candidate_version"]).tags
+    assert tags["mingo.decision.reason"] == decision["reason"]
+    assert_champion_consistent("3")
 
 
 def test_process_killed_between_registration_and_promotion(
