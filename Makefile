@@ -6,13 +6,14 @@ BIN := $(VENV)/bin
 UV := $(BIN)/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: install tools system-deps demo test lint bench clean help
+.PHONY: install tools system-deps demo test lint bench images clean help
 
 help:
 	@echo "make demo   - set up and run the embedded end-to-end demo"
 	@echo "make test   - set up and run the whole test suite (starts PostgreSQL and an S3 server)"
 	@echo "make lint   - ruff + mypy"
 	@echo "make bench  - benchmarks (full ClickBus scale; slow)"
+	@echo "make images - build the pipeline image and the three prediction images (podman or docker)"
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +46,14 @@ lint: install
 
 bench: install
 	$(BIN)/python -m benchmarks
+
+# The four container images from uv.lock (docker/README.md). Needs no venv. Settings, from the
+# command line or the environment: CONTAINER_ENGINE (podman, or docker when it runs and podman
+# is absent), BASE_IMAGE (default: a Debian bookworm + python3.11 base made here by
+# scripts/build_base_image.sh; python:3.11.14-slim-bookworm where a registry is reachable),
+# IMAGE_REGISTRY (localhost), IMAGE_TAG (the project version), BUILD_CA_BUNDLE.
+images:
+	bash docker/build_images.sh
 
 clean:
 	rm -rf $(VENV) .mingo .pytest_cache .mypy_cache .ruff_cache
