@@ -9,10 +9,7 @@ fine and a retry may succeed (the CLI exits 1). `DataUnavailableError` is delibe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from mingo.data.validate import ValidationReport
+from mingo.data.problems import ValidationReport
 
 
 class DataError(Exception):

@@ -44,14 +44,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from enum import StrEnum
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
 
 from mingo.data import rules
 from mingo.data.convert import parse_purchases
+from mingo.data.errors import DataValidationError
+from mingo.data.problems import Problem, Severity, ValidationReport
 from mingo.data.rules import (
     EARLIEST_PURCHASE_DATE,
     RULE_DATE_PARSES,
@@ -127,55 +127,6 @@ DROP_RULE_BY_DIRTY_KIND: dict[str, str] = {
     "nonpositive_gmv": RULE_GMV_POSITIVE,
     "single_ticket_round_trip": RULE_ROUND_TRIP_TICKETS,
 }
-
-
-class Severity(StrEnum):
-    REJECT = "reject"
-    DROP = "drop"
-
-
-class Problem(BaseModel):
-    """One broken rule; `column` is None for problems of the file as a whole."""
-
-    model_config = ConfigDict(frozen=True)
-
-    column: str | None
-    rule: str
-    severity: Severity
-    row_count: int
-    first_rows: list[int]
-
-    def message(self) -> str:
-        where = f"column '{self.column}'" if self.column is not None else "file"
-        text = f"{where}: rule '{self.rule}'"
-        if self.row_count:
-            rows = ", ".join(str(row) for row in self.first_rows)
-            noun = "row" if self.row_count == 1 else "rows"
-            text += f": {self.row_count} {noun}, first rows {rows}"
-        return text
-
-
-class ValidationReport(BaseModel):
-    """Every problem found in a purchases file or frame."""
-
-    model_config = ConfigDict(frozen=True)
-
-    rows: int
-    problems: list[Problem]
-    dropped_rows: int  # distinct rows removed by DROP rules (a row may break several)
-
-    @property
-    def rejected(self) -> bool:
-        return any(problem.severity is Severity.REJECT for problem in self.problems)
-
-    def rejecting_problems(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity is Severity.REJECT]
-
-    def dropping_problems(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity is Severity.DROP]
-
-    def dropped_by_rule(self) -> dict[str, int]:
-        return {p.rule: p.row_count for p in self.dropping_problems()}
 
 
 def problem_for_rows(
@@ -281,8 +232,6 @@ def clean_purchases(frame: pd.DataFrame) -> tuple[pd.DataFrame, ValidationReport
     Row numbers in the report are 1-based positions in `frame`. Raises
     `DataValidationError` when more than half of the rows would go.
     """
-    from mingo.data.errors import DataValidationError
-
     row_numbers = np.arange(1, len(frame) + 1)
     problems, dropped = _drop_problems(frame, row_numbers)
     if dropped.sum() > MAX_DROPPED_SHARE * len(frame):
