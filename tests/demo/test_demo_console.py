@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
-from mingo.demo import console as show
+from mingo.cli.demo import console as show
 from mingo.models.target import TargetDefinition
 from mingo.retraining import DataIdentity, Decision
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from mingo.cli.demo.predictions import request_body, sample_customers
+from mingo.cli.demo.snapshots import make_demo_data
 from mingo.data import load_purchases, schema
-from mingo.demo.predictions import request_body, sample_customers
-from mingo.demo.snapshots import make_demo_data
 from mingo.serving.schemas import PredictRequest
 
 CUSTOMERS = 400

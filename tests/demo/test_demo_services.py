@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pandas as pd
@@ -20,11 +21,11 @@ import pytest
 from rich.console import Console
 
 from mingo import MODEL_KINDS, ModelKind
+from mingo.cli.demo import console as show
+from mingo.cli.demo.predictions import sample_customers
+from mingo.cli.demo.scenario import ask_all, child_environment
+from mingo.cli.demo.snapshots import DemoData, Snapshot
 from mingo.data.generate import generate_purchases
-from mingo.demo import console as show
-from mingo.demo.predictions import sample_customers
-from mingo.demo.scenario import ask_all, child_environment
-from mingo.demo.snapshots import DemoData, Snapshot
 from mingo.deploy.local import reload_local_service
 from mingo.models import api as models
 from mingo.promotion import promote_version
@@ -34,7 +35,7 @@ from mingo.tracking import ensure_experiment, mlflow_client
 
 CUSTOMERS = 400
 READY_TIMEOUT_S = 240
-SMALL: dict[ModelKind, dict[str, object]] = {
+SMALL: dict[ModelKind, dict[str, Any]] = {
     "binary": {},
     "multiclass": {},
     "clustering": {"n_clusters": 3, "silhouette_sample": 100},

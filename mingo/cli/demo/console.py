@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from mingo.demo.predictions import ServiceAnswer
+from mingo.cli.demo.predictions import ServiceAnswer
 from mingo.retraining import Decision
 
 SHORT_ID = 10

@@ -28,9 +28,9 @@ from rich.progress import (
 )
 
 from mingo import MODEL_KINDS, ModelKind
-from mingo.demo import console as show
-from mingo.demo.predictions import ServiceAnswer, ask, request_body, sample_customers
-from mingo.demo.snapshots import DemoData, Snapshot, make_demo_data
+from mingo.cli.demo import console as show
+from mingo.cli.demo.predictions import ServiceAnswer, ask, request_body, sample_customers
+from mingo.cli.demo.snapshots import DemoData, Snapshot, make_demo_data
 from mingo.deploy.local import reload_local_service
 from mingo.report import REPORTS_DIRNAME
 from mingo.retraining import Decision

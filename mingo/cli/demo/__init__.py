@@ -10,4 +10,13 @@ and again and never touches models trained outside the demo. `--keep-state` reus
 first run is then judged against the previous demo's champions); `--home` picks another.
 MLflow, ZenML and S3 settings of the calling environment are ignored: the demo always runs
 on the embedded default (SQLite MLflow, local ZenML store) under its home.
+
+The demo is a user of the core, not part of it: it lives under the CLI, and nothing in
+`mingo/` outside `mingo/cli/` imports it. `command` holds the Typer command (light: Rich and
+the sequence are imported when the command runs); `scenario` the sequence; `console` what is
+shown; `predictions` and `snapshots` the requests and the data.
 """
+
+from mingo.cli.demo.command import demo
+
+__all__ = ["demo"]

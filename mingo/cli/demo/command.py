@@ -1,4 +1,4 @@
-"""`mingo demo`: what `make demo` runs (see mingo/demo/ for the sequence)."""
+"""`mingo demo`: what `make demo` runs (see `scenario` beside this module for the sequence)."""
 
 from __future__ import annotations
 
@@ -42,9 +42,9 @@ def demo(
     """Generate data, retrain and promote the three models, serve them, retrain on newer data."""
     from rich.console import Console
 
+    from mingo.cli.demo.console import print_error
+    from mingo.cli.demo.scenario import DemoOptions, run_demo
     from mingo.config import load_settings
-    from mingo.demo.console import print_error
-    from mingo.demo.scenario import DemoOptions, run_demo
 
     console = Console()
     if not console.is_terminal:
