@@ -235,3 +235,110 @@ def model_status(client: MlflowClient, kind: ModelKind) -> ModelStatus:
 
 def registry_status(client: MlflowClient) -> list[ModelStatus]:
     return [model_status(client, kind) for kind in MODEL_KINDS]
+
+
+# -- the recorded decision -----------------------------------------------------------------
+# Appended section: its imports live here so the module above stays untouched.
+from datetime import date, datetime  # noqa: E402
+
+from pydantic import ConfigDict, Field  # noqa: E402
+
+from mingo.models.target import TargetDefinition  # noqa: E402
+
+DECISION_TAG_PREFIX = "mingo.decision."
+DATA_TAG_PREFIX = "mingo.data."
+TARGET_TAG_PREFIX = "mingo.target."
+REQUEST_TAG_PREFIX = "mingo.request."
+
+
+class DecisionNotRecordedError(LookupError):
+    """The version exists but carries no `mingo.decision.*` tags (not judged, or a crash)."""
+
+
+class RecordedData(BaseModel):
+    """The `mingo.data.*` tags: which data the version was trained and judged on."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    uri: str | None = None
+    rows: int | None = None
+    sha256: str | None = None
+    cutoff: date | None = None
+
+
+class RecordedDecision(BaseModel):
+    """A retraining decision as the registry records it on the candidate version.
+
+    The keys of CONTRACT.md's decision JSON that the tags hold keep their names. Every
+    `mingo.decision.<key>` tag is read: the ones below typed, any other (a key added by
+    `mingo.retraining.decision_tags` later) kept as an extra field, its text as written
+    (None when empty), e.g. `recorded.model_extra["some_new_key"]`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    model: str
+    candidate_version: str
+    promoted: bool
+    reason: str
+    forced: bool = False
+    metric: str | None = None
+    candidate_score: float | None = None
+    champion_score: float | None = None
+    absolute_improvement: float | None = None
+    relative_improvement: float | None = None
+    min_absolute_margin: float | None = None
+    min_relative_margin: float | None = None
+    champion_status: str | None = None
+    judged_against: str | None = None
+    champion_version_before: str | None = None
+    champion_version_after: str | None = None
+    decided_at: datetime | None = None
+    data: RecordedData = Field(default_factory=RecordedData)
+    request: dict[str, str | None] = Field(
+        default_factory=dict, description="The `mingo.request.*` tags: what the run asked for."
+    )
+    target: TargetDefinition | None = Field(
+        default=None, description="The `mingo.target.*` tags; None on versions that predate them."
+    )
+
+
+def _strip_prefix(tags: dict[str, str], prefix: str) -> dict[str, str | None]:
+    # An empty tag value is how the writer records "none" (a missing score, no champion).
+    return {k[len(prefix) :]: (v or None) for k, v in tags.items() if k.startswith(prefix)}
+
+
+def read_decision(client: MlflowClient, kind: ModelKind, version: str) -> RecordedDecision:
+    """The decision recorded on `version` of `mingo-<kind>`: the one reader of those tags.
+
+    Raises LookupError when the version does not exist, and DecisionNotRecordedError (a
+    LookupError) when it carries no decision.
+    """
+    from mlflow.exceptions import MlflowException
+
+    name = registered_model_name(kind)
+    try:
+        tags = dict(client.get_model_version(name, version).tags)
+    except MlflowException as error:
+        if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            raise LookupError(f"{name} has no version {version}") from error
+        raise
+    decision = _strip_prefix(tags, DECISION_TAG_PREFIX)
+    if not decision:
+        raise DecisionNotRecordedError(
+            f"{name} version {version} carries no {DECISION_TAG_PREFIX}* tags: no decision "
+            "was recorded for it (a dry run registers nothing; a retraining that stopped "
+            "after registering leaves the version undecided)"
+        )
+    target = _strip_prefix(tags, TARGET_TAG_PREFIX)
+    return RecordedDecision.model_validate(
+        {
+            **decision,
+            "reason": decision.get("reason") or "",
+            "model": name,
+            "candidate_version": str(version),
+            "data": _strip_prefix(tags, DATA_TAG_PREFIX),
+            "request": _strip_prefix(tags, REQUEST_TAG_PREFIX),
+            "target": target or None,
+        }
+    )
