@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mingo.cli import data, demo, evaluate, models, redeploy, serve, train
+from mingo.cli import data, demo, deploy, evaluate, models, redeploy, serve, train
 
 app = typer.Typer(
     name="mingo",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data")
 app.add_typer(models.app, name="models")
+app.add_typer(deploy.app, name="deploy")
 app.command("evaluate")(evaluate.evaluate)
 app.command("train")(train.train)
 app.command("serve")(serve.serve)

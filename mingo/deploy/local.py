@@ -29,6 +29,6 @@ def reload_local_service(
     served = str(response.json().get("model_version"))
     if served != expected_version:
         raise DeployError(
-            f"{base_url} reloaded version {served}, but the champion is version {expected_version}"
+            f"{base_url} reloaded version {served}, but version {expected_version} was expected"
         )
     return served

@@ -114,8 +114,8 @@ def smoke_test(
         raise SmokeTestError(f"{base_url} serves model {model!r}, expected {expected_model!r}")
     if str(version) != expected_version:
         raise SmokeTestError(
-            f"{base_url} serves {expected_model} version {version!r}, but the champion is "
-            f"version {expected_version!r}"
+            f"{base_url} serves {expected_model} version {version!r}, but version "
+            f"{expected_version!r} was expected"
         )
     if not isinstance(predictions, list) or len(predictions) != 1:
         raise SmokeTestError(
