@@ -141,6 +141,20 @@ def test_the_stages_share_their_layers_as_designed(dockerfile: Dockerfile) -> No
     assert dockerfile.stages[-1].name == "pipeline"
 
 
+def test_the_dependency_layers_read_only_the_lock_and_pyproject(dockerfile: Dockerfile) -> None:
+    """An edit of the code or the docs keeps the dependency layers (a warm rebuild reinstalls
+    nothing): nothing else is copied before the last dependency install."""
+    for target in ("prediction", "pipeline"):
+        copied: set[str] = set()
+        for stage in dockerfile.chain(target):
+            for instruction, rest in stage.instructions:
+                if instruction == "RUN" and "--no-install-project" in rest:
+                    assert copied == {"pyproject.toml", "uv.lock"}, (target, copied)
+                if instruction == "COPY" and "--from" not in rest:
+                    copied.update(shlex.split(rest)[:-1])
+        assert {"mingo", "README.md"} <= copied, target
+
+
 def test_the_old_pipeline_dockerfile_path_builds_the_pipeline_image() -> None:
     old = REPO_ROOT / "docker" / "pipeline.Dockerfile"
     assert old.resolve() == DOCKERFILE.resolve()
