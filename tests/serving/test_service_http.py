@@ -79,8 +79,16 @@ def test_predict_answers_like_the_model_with_name_and_version(
 def test_a_thousand_customer_batch_is_answered(
     ready: Services, champion_registry: ChampionRegistry, customers: list[dict[str, Any]]
 ) -> None:
+    # Copies of the customers under new ids, with their orders renamed too: an order id is
+    # unique within a request, as within a training file.
     many = [
-        {**c, "customer_id": f"{c['customer_id']}-{i}"}
+        {
+            "customer_id": f"{c['customer_id']}-{i}",
+            "purchases": [
+                {**p, "nk_ota_localizer_id": f"{p['nk_ota_localizer_id']}-{i}"}
+                for p in c["purchases"]
+            ],
+        }
         for i in range(MAX_CUSTOMERS_PER_REQUEST // len(customers) + 1)
         for c in customers
     ][:MAX_CUSTOMERS_PER_REQUEST]
