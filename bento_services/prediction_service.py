@@ -7,11 +7,14 @@ registry (MLflow) decides what serves: at start each worker resolves
 time from BentoML's own store is missing from a containerized Bento) does not arise, because
 nothing is read from BentoML's store; what the Bento must carry is the code that loads and runs
 the champion (`mingo`, scikit-learn, skops, MLflow), which the bentofiles include.
+
+Settings (`mingo.config.Settings`: registry, API key, workers, threads, poll interval) are read
+once per process, when this module is imported (by the BentoML CLI process and by each worker),
+and passed down to the service class; nothing here reads the environment itself.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from functools import partial
 from typing import Any
@@ -21,7 +24,7 @@ from starlette.responses import JSONResponse
 from threadpoolctl import threadpool_limits
 
 from mingo import ModelKind, registered_model_name
-from mingo.config import load_settings
+from mingo.config import Settings, load_settings
 from mingo.serving.batching import MicroBatcher
 from mingo.serving.champion import ChampionUnavailable, load_champion
 from mingo.serving.predictor import ChampionPredictor, NoChampionLoaded, RejectedRequest
@@ -38,10 +41,9 @@ MODEL_VERSION_HEADER = "X-Model-Version"
 MODEL_NAME_HEADER = "X-Model-Name"
 # How many purchases the row rules left out (training drops such rows); listed in the body.
 IGNORED_PURCHASES_HEADER = "X-Ignored-Purchases"
-# How often a worker that started without a champion asks the registry again.
-CHAMPION_POLL_SECONDS = float(os.environ.get("MINGO_CHAMPION_POLL_SECONDS", "10"))
-# Worker processes of the service (`mingo serve --workers`, or the Deployment's env).
-WORKERS = int(os.environ.get("MINGO_SERVICE_WORKERS", "1"))
+
+# The environment, read once in this process (the CLI process and each worker).
+SETTINGS = load_settings()
 
 
 # Shared by the three services (one Prometheus registry per process), labelled by model.
@@ -66,12 +68,10 @@ def error_response(
     return JSONResponse({"error": message, "detail": detail or []}, status_code=status)
 
 
-def build_prediction_service(kind: ModelKind) -> Any:
-    settings = load_settings()
-
+def build_prediction_service(kind: ModelKind, settings: Settings) -> Any:
     @bentoml.service(
         name=f"{kind}-prediction",
-        workers=WORKERS,
+        workers=settings.service_workers,
         traffic={"timeout": 60},
         endpoints={"livez": "/livez", "readyz": "/readyz"},
     )
@@ -79,9 +79,10 @@ def build_prediction_service(kind: ModelKind) -> Any:
         def __init__(self) -> None:
             # One BLAS/OpenMP thread per worker: scale with workers, not threads, so that
             # workers never oversubscribe the cores.
-            threadpool_limits(limits=int(os.environ.get("OMP_NUM_THREADS", "1")))
-            tracking_uri = load_settings().mlflow_tracking_uri
-            self.predictor = ChampionPredictor(kind, partial(load_champion, kind, tracking_uri))
+            threadpool_limits(limits=settings.threads_per_worker)
+            self.predictor = ChampionPredictor(
+                kind, partial(load_champion, kind, settings.mlflow_tracking_uri)
+            )
             model_name = registered_model_name(kind)
             self.batcher = MicroBatcher(
                 self.predictor.predict,
@@ -91,7 +92,7 @@ def build_prediction_service(kind: ModelKind) -> Any:
                 model=champion.name
             ).set(float(champion.version))
             if not self.predictor.try_load():
-                self.predictor.keep_trying_until_loaded(CHAMPION_POLL_SECONDS)
+                self.predictor.keep_trying_until_loaded(settings.champion_poll_seconds)
 
         def __is_ready__(self) -> bool:
             return self.predictor.ready

@@ -9,7 +9,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+# Prediction services: how often a worker without a champion asks the registry again
+# (MINGO_CHAMPION_POLL_SECONDS), worker processes per service (MINGO_SERVICE_WORKERS) and
+# OpenMP/BLAS threads in each worker (OMP_NUM_THREADS).
+DEFAULT_CHAMPION_POLL_SECONDS = 10.0
+DEFAULT_SERVICE_WORKERS = 1
+DEFAULT_THREADS_PER_WORKER = 1
 
 
 class Settings(BaseModel):
@@ -25,6 +32,9 @@ class Settings(BaseModel):
     zenml_store_url: str | None
     zenml_store_api_key: str | None
     api_key: str | None
+    champion_poll_seconds: float = Field(default=DEFAULT_CHAMPION_POLL_SECONDS, gt=0)
+    service_workers: int = Field(default=DEFAULT_SERVICE_WORKERS, ge=1)
+    threads_per_worker: int = Field(default=DEFAULT_THREADS_PER_WORKER, ge=1)
 
     @property
     def mlflow_artifact_root(self) -> Path:
@@ -50,4 +60,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         zenml_store_url=env.get("ZENML_STORE_URL") or None,
         zenml_store_api_key=env.get("ZENML_STORE_API_KEY") or None,
         api_key=env.get("MINGO_API_KEY") or None,
+        champion_poll_seconds=float(
+            env.get("MINGO_CHAMPION_POLL_SECONDS") or DEFAULT_CHAMPION_POLL_SECONDS
+        ),
+        service_workers=int(env.get("MINGO_SERVICE_WORKERS") or DEFAULT_SERVICE_WORKERS),
+        threads_per_worker=int(env.get("OMP_NUM_THREADS") or DEFAULT_THREADS_PER_WORKER),
     )
