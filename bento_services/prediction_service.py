@@ -11,10 +11,14 @@ the champion (`mingo`, scikit-learn, skops, MLflow), which the bentofiles includ
 Settings (`mingo.config.Settings`: registry, API key, workers, threads, poll interval) are read
 once per process, when this module is imported (by the BentoML CLI process and by each worker),
 and passed down to the service class; nothing here reads the environment itself.
+
+Logging: a client error (4xx) is one WARNING line naming status, method, path and reason
+(`mingo.serving.client_errors`); only server errors (5xx) are logged with a traceback.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from functools import partial
 from typing import Any
@@ -27,6 +31,7 @@ from mingo import ModelKind, registered_model_name
 from mingo.config import Settings, load_settings
 from mingo.serving.batching import MicroBatcher
 from mingo.serving.champion import ChampionUnavailable, load_champion
+from mingo.serving.client_errors import ClientErrorLog, drop_client_error_tracebacks
 from mingo.serving.predictor import ChampionPredictor, NoChampionLoaded, RejectedRequest
 from mingo.serving.request_guard import RequestGuard
 from mingo.serving.schemas import (
@@ -41,6 +46,8 @@ MODEL_VERSION_HEADER = "X-Model-Version"
 MODEL_NAME_HEADER = "X-Model-Name"
 # How many purchases the row rules left out (training drops such rows); listed in the body.
 IGNORED_PURCHASES_HEADER = "X-Ignored-Purchases"
+# BentoML's logger of request exceptions: a traceback for every error, 4xx included.
+BENTOML_REQUEST_ERROR_LOGGER = "bentoml._internal.server.http_app"
 
 # The environment, read once in this process (the CLI process and each worker).
 SETTINGS = load_settings()
@@ -80,6 +87,7 @@ def build_prediction_service(kind: ModelKind, settings: Settings) -> Any:
             # One BLAS/OpenMP thread per worker: scale with workers, not threads, so that
             # workers never oversubscribe the cores.
             threadpool_limits(limits=settings.threads_per_worker)
+            drop_client_error_tracebacks(logging.getLogger(BENTOML_REQUEST_ERROR_LOGGER))
             self.predictor = ChampionPredictor(
                 kind, partial(load_champion, kind, settings.mlflow_tracking_uri)
             )
@@ -138,5 +146,7 @@ def build_prediction_service(kind: ModelKind, settings: Settings) -> Any:
                 reloaded=outcome.changed,
             )
 
+    # The first middleware added is the outer one: ClientErrorLog sees RequestGuard's 4xx too.
+    PredictionService.add_asgi_middleware(ClientErrorLog)
     PredictionService.add_asgi_middleware(RequestGuard, api_key=settings.api_key)
     return PredictionService

@@ -63,3 +63,4 @@ def test_the_service_takes_its_workers_and_api_key_from_the_settings_it_is_given
     assert service.config["workers"] == 3
     guards = {cls.__name__: options for cls, options in service.middlewares}
     assert guards["RequestGuard"] == {"api_key": "k"}
+    assert list(guards) == ["ClientErrorLog", "RequestGuard"]  # the log sees the guard's 4xx
