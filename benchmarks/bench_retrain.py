@@ -50,20 +50,21 @@ class StageClock:
 
 
 def time_compute(data_path: Path) -> tuple[StageClock, float]:
-    from mingo import retraining
+    from mingo.config import load_settings
     from mingo.models import api as models
+    from mingo.retraining import stages
 
     clock = StageClock()
-    raw = retraining.load_purchases(str(data_path))
+    raw = stages.load_purchases(str(data_path), load_settings())
     clock.lap("load")
-    purchases, _dropped = retraining.validate_purchases(raw)
+    purchases, _dropped = stages.validate_purchases(raw)
     clock.lap("validate")
     config = models.ModelConfig(kind="binary")
     train, holdout = models.build_datasets(purchases, config)
     clock.lap("datasets")
     trained = models.fit(train, config)
     clock.lap("fit")
-    metrics, _baseline = retraining.evaluate(trained, train, holdout, config)
+    metrics, _baseline = stages.evaluate(trained, train, holdout, config)
     clock.lap("evaluate")
     clock.total()
     return clock, metrics["accuracy"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,6 +42,25 @@ class Settings(BaseModel):
         """Where the embedded (SQLite) MLflow keeps artifacts."""
         return self.home / "mlartifacts"
 
+    @property
+    def data_s3(self) -> S3Settings:
+        """How to reach the S3 server that holds purchase data."""
+        return S3Settings(
+            endpoint_url=self.data_s3_endpoint_url,
+            access_key_id=self.aws_access_key_id,
+            secret_access_key=self.aws_secret_access_key,
+        )
+
+
+class S3Settings(BaseModel):
+    """An S3 endpoint and its keys, passed to the data layer explicitly."""
+
+    model_config = ConfigDict(frozen=True)
+
+    endpoint_url: str | None
+    access_key_id: str | None
+    secret_access_key: str | None
+
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if environ is None else environ)
@@ -66,3 +86,14 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         service_workers=int(env.get("MINGO_SERVICE_WORKERS") or DEFAULT_SERVICE_WORKERS),
         threads_per_worker=int(env.get("OMP_NUM_THREADS") or DEFAULT_THREADS_PER_WORKER),
     )
+
+
+def redacted(uri: str) -> str:
+    """`uri` without the password of its user info, for messages and logs."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))

@@ -40,6 +40,7 @@ from mingo.registry import (
     set_alias,
     set_version_tags,
 )
+from mingo.retraining.request import Margin
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -48,9 +49,6 @@ REPLACED_VERSION_TAG = "mingo.replaced_version"
 
 # Metrics where a smaller value is better; every other contract metric is higher-is-better.
 LOWER_IS_BETTER = frozenset({"davies_bouldin"})
-
-# A binary scorer that ranks buyers barely better than chance serves nobody, champion or not.
-BINARY_ROC_AUC_FLOOR = 0.6
 
 # What the candidate was judged against: the champion re-scored on the same holdout, or, when
 # the champion cannot be scored, the naive baseline on that holdout; none for the first model.
@@ -77,38 +75,19 @@ class GuardrailRule(BaseModel):
 
 
 class PromotionPolicy(BaseModel):
-    """When a candidate replaces the champion (defaults per KIND, overridable in YAML)."""
+    """When a candidate replaces the champion (per KIND in mingo/retraining/configs/*.yaml)."""
 
     model_config = ConfigDict(extra="forbid")
 
     metric: str
-    min_absolute_margin: float = Field(default=0.005, ge=0.0)
-    min_relative_margin: float | None = Field(
-        default=0.01, ge=0.0, description="None: only the absolute margin counts."
+    min_absolute_margin: Margin = Field(
+        description="Smallest absolute improvement of `metric` that promotes."
+    )
+    min_relative_margin: Margin | None = Field(
+        description="Smallest improvement relative to the reference's score that promotes; "
+        "None: only the absolute margin counts."
     )
     guardrails: list[GuardrailRule] = Field(default_factory=list)
-
-    @classmethod
-    def default_for(cls, kind: ModelKind) -> PromotionPolicy:
-        if kind == "binary":
-            # Gate on F1 at the served threshold (the one the threshold is tuned for): at
-            # ~4-10% buyers "nobody buys" wins plain accuracy, and scores 0 on F1.
-            return cls(
-                metric="f1",
-                guardrails=[
-                    GuardrailRule(metric="roc_auc", tolerance=0.01, floor=BINARY_ROC_AUC_FLOOR),
-                    GuardrailRule(metric="pr_auc", tolerance=0.02),
-                ],
-            )
-        if kind == "multiclass":
-            return cls(
-                metric="accuracy",
-                guardrails=[GuardrailRule(metric="top_5_accuracy", tolerance=0.01)],
-            )
-        return cls(
-            metric="silhouette",
-            guardrails=[GuardrailRule(metric="davies_bouldin", tolerance=0.05)],
-        )
 
 
 class GuardrailCheck(BaseModel):
@@ -131,10 +110,10 @@ class Verdict(BaseModel):
     metric: str
     candidate_score: float | None
     champion_score: float | None
-    absolute_margin: float | None
-    relative_margin: float | None
-    required_absolute_margin: float
-    required_relative_margin: float | None
+    absolute_improvement: float | None
+    relative_improvement: float | None
+    min_absolute_margin: float
+    min_relative_margin: float | None
     guardrails: list[GuardrailCheck]
 
 
@@ -144,7 +123,7 @@ def _number(value: float | None) -> float | None:
     return float(value)
 
 
-def _improvement(metric: str, candidate: float, champion: float) -> float:
+def improvement(metric: str, candidate: float, champion: float) -> float:
     """How much better the candidate is (positive = better), whatever the metric's direction."""
     return champion - candidate if metric in LOWER_IS_BETTER else candidate - champion
 
@@ -154,12 +133,12 @@ def _check_guardrail(
 ) -> GuardrailCheck:
     cand = _number(candidate.get(rule.metric))
     ref = _number(reference.get(rule.metric))
-    regression = None if cand is None or ref is None else -_improvement(rule.metric, cand, ref)
+    regression = None if cand is None or ref is None else -improvement(rule.metric, cand, ref)
     if cand is None:
         passed = ref is None and rule.floor is None  # nothing to check it against
     else:
         within_tolerance = regression is None or regression <= rule.tolerance
-        above_floor = rule.floor is None or _improvement(rule.metric, cand, rule.floor) >= 0
+        above_floor = rule.floor is None or improvement(rule.metric, cand, rule.floor) >= 0
         passed = within_tolerance and above_floor
     return GuardrailCheck(
         metric=rule.metric,
@@ -174,7 +153,7 @@ def _check_guardrail(
 
 def _failure(check: GuardrailCheck, against: str) -> str:
     if check.floor is not None and (
-        check.candidate is None or _improvement(check.metric, check.candidate, check.floor) < 0
+        check.candidate is None or improvement(check.metric, check.candidate, check.floor) < 0
     ):
         return f"guardrail {check.metric} {_fmt(check.candidate)} is past its floor {check.floor}"
     return (
@@ -218,7 +197,7 @@ def judge(
         promote = True
         reason = f"{against}'s {metric} is not a number on this holdout; candidate's is {cand:.4f}"
     else:
-        absolute = _improvement(metric, cand, champ)
+        absolute = improvement(metric, cand, champ)
         relative = absolute / abs(champ) if champ != 0 else None
         wins_absolute = absolute > 0 and absolute >= policy.min_absolute_margin
         wins_relative = (
@@ -251,8 +230,8 @@ def judge(
         reference=reference,
         candidate_score=cand,
         champion_score=champ,
-        absolute_margin=absolute,
-        relative_margin=relative,
+        absolute_improvement=absolute,
+        relative_improvement=relative,
         guardrails=checks,
     )
 
@@ -269,8 +248,8 @@ def refuse_incomparable(
         reference="champion",
         candidate_score=_number(candidate.get(policy.metric)),
         champion_score=None,
-        absolute_margin=None,
-        relative_margin=None,
+        absolute_improvement=None,
+        relative_improvement=None,
         guardrails=[],
     )
 
@@ -284,8 +263,8 @@ def _verdict(
     reference: Reference,
     candidate_score: float | None,
     champion_score: float | None,
-    absolute_margin: float | None,
-    relative_margin: float | None,
+    absolute_improvement: float | None,
+    relative_improvement: float | None,
     guardrails: list[GuardrailCheck],
 ) -> Verdict:
     forced = False
@@ -307,10 +286,10 @@ def _verdict(
         metric=policy.metric,
         candidate_score=candidate_score,
         champion_score=champion_score,
-        absolute_margin=absolute_margin,
-        relative_margin=relative_margin,
-        required_absolute_margin=policy.min_absolute_margin,
-        required_relative_margin=policy.min_relative_margin,
+        absolute_improvement=absolute_improvement,
+        relative_improvement=relative_improvement,
+        min_absolute_margin=policy.min_absolute_margin,
+        min_relative_margin=policy.min_relative_margin,
         guardrails=guardrails,
     )
 

@@ -18,12 +18,10 @@ import logging
 import math
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from mingo.config import load_settings
-
-if TYPE_CHECKING:
-    from mingo.retraining import Decision
+from mingo.config import Settings
+from mingo.promotion import LOWER_IS_BETTER, improvement
+from mingo.retraining.decision import Decision
 
 REPORT_ARTIFACT = "retraining_report.html"
 REPORTS_DIRNAME = "reports"
@@ -41,7 +39,6 @@ METRIC_ORDER: tuple[str, ...] = (
     "silhouette",
     "davies_bouldin",
 )
-LOWER_IS_BETTER = frozenset({"davies_bouldin"})
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +76,7 @@ def _number(value: float | None) -> str:
 def _difference(name: str, candidate: float | None, champion: float | None) -> str:
     if candidate is None or champion is None or math.isnan(candidate) or math.isnan(champion):
         return "&ndash;"
-    better = champion - candidate if name in LOWER_IS_BETTER else candidate - champion
+    better = improvement(name, candidate, champion)
     arrow = "better" if better > 0 else "worse" if better < 0 else "equal"
     return f"{candidate - champion:+.4f} ({arrow})"
 
@@ -193,11 +190,11 @@ def _verdict_section(decision: Decision) -> str:
     forced = " <strong>(forced)</strong>" if decision.forced else ""
     relative = (
         ""
-        if decision.required_relative_margin is None
-        else f" or {decision.required_relative_margin:.1%} relative"
+        if decision.min_relative_margin is None
+        else f" or {decision.min_relative_margin:.1%} relative"
     )
     margins = (
-        f"Required margin: {decision.required_absolute_margin} absolute{relative} on <code>"
+        f"Required margin: {decision.min_absolute_margin} absolute{relative} on <code>"
         f"{html.escape(decision.metric)}</code>."
     )
     css = "promoted" if decision.promoted else "kept"
@@ -261,13 +258,13 @@ def render_retraining_report(
     )
 
 
-def candidate_plots(run_id: str) -> dict[str, bytes]:
+def candidate_plots(run_id: str, settings: Settings) -> dict[str, bytes]:
     """The PNG plots logged on a run (under `plots/`), by name."""
     import mlflow
 
     from mingo.tracking import mlflow_client
 
-    client = mlflow_client()
+    client = mlflow_client(settings)
     if not any(item.path == PLOTS_ARTIFACT_DIR for item in client.list_artifacts(run_id)):
         return {}
     with tempfile.TemporaryDirectory(prefix="mingo-report-") as scratch:
@@ -279,18 +276,18 @@ def candidate_plots(run_id: str) -> dict[str, bytes]:
         return {path.stem: path.read_bytes() for path in sorted(local.glob("*.png"))}
 
 
-def report_path(decision: Decision, home: Path | None = None) -> Path:
+def report_path(decision: Decision, home: Path) -> Path:
     """`$MINGO_HOME/reports/<model>-v<candidate>-<timestamp>.html`."""
     version = decision.candidate_version or "dry-run"
     stamp = decision.decided_at.strftime("%Y%m%dT%H%M%S")
-    root = (home or load_settings().home) / REPORTS_DIRNAME
+    root = home / REPORTS_DIRNAME
     return root / f"{decision.model}-v{version}-{stamp}.html"
 
 
 def record_retraining_report(
     decision: Decision,
-    champion_metrics: dict[str, float] | None = None,
-    home: Path | None = None,
+    champion_metrics: dict[str, float] | None,
+    settings: Settings,
 ) -> Path | None:
     """Render the report, write it under MINGO_HOME and log it on the candidate's run.
 
@@ -298,15 +295,15 @@ def record_retraining_report(
     warning and returns None, never turns a finished retraining into a failed one.
     """
     try:
-        plots = candidate_plots(decision.mlflow_run_id) if decision.mlflow_run_id else {}
+        plots = candidate_plots(decision.mlflow_run_id, settings) if decision.mlflow_run_id else {}
         page = render_retraining_report(decision, champion_metrics, plots)
-        path = report_path(decision, home)
+        path = report_path(decision, settings.home)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(page, encoding="utf-8")
         if decision.mlflow_run_id and not decision.dry_run:
             from mingo.tracking import mlflow_client
 
-            mlflow_client().log_text(decision.mlflow_run_id, page, REPORT_ARTIFACT)
+            mlflow_client(settings).log_text(decision.mlflow_run_id, page, REPORT_ARTIFACT)
     except Exception as error:
         logger.warning("the retraining report of %s was not written: %s", decision.model, error)
         return None

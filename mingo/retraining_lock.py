@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mingo import ModelKind
-from mingo.config import load_settings
 
 
 class RetrainingInProgressError(RuntimeError):
@@ -22,14 +21,14 @@ class RetrainingInProgressError(RuntimeError):
 
 
 @contextmanager
-def retraining_lock(kind: ModelKind, home: Path | None = None) -> Iterator[Path]:
+def retraining_lock(kind: ModelKind, home: Path) -> Iterator[Path]:
     """Hold `$MINGO_HOME/locks/retrain-<kind>.lock` for the whole retraining.
 
     An OS file lock: it is released when the process exits, even when killed, so a crash
     never leaves a stale lock. It serialises retrainings that share a MINGO_HOME; runs on
     other machines are caught by the registry-side check in `mingo.promotion`.
     """
-    locks = (home or load_settings().home) / "locks"
+    locks = home / "locks"
     locks.mkdir(parents=True, exist_ok=True)
     path = locks / f"retrain-{kind}.lock"
     handle = path.open("a+")

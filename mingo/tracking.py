@@ -10,9 +10,10 @@ Two stacks, chosen by the environment alone (so `mingo train` runs as a containe
   server; or a database URI), S3 through `MLFLOW_S3_ENDPOINT_URL` and the AWS keys, and a
   ZenML server through `ZENML_STORE_URL` + `ZENML_STORE_API_KEY` (ZenML reads those itself).
 
-How pipeline steps reach MLflow: directly, through `mlflow_client()` below, configured from
-the environment. ZenML is the orchestrator and keeps the lineage (runs, artifacts, a ZenML
-Model version per retraining that records the MLflow version); it is not the MLflow client.
+How pipeline steps reach MLflow: directly, through `mlflow_client(settings)` below, with the
+settings their process loaded once. ZenML is the orchestrator and keeps the lineage (runs,
+artifacts, a ZenML Model version per retraining that records the MLflow version); it is not
+the MLflow client.
 Why: ZenML's MLflow experiment tracker accepts only http(s) URIs with credentials as remote
 and treats SQLite/PostgreSQL URIs as local files, and it would be a second source of MLflow
 settings; going direct keeps one configuration that works identically inside a ZenML step,
@@ -26,7 +27,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from mingo.config import Settings, load_settings
+from mingo import ModelKind, registered_model_name
+from mingo.config import Settings
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -45,9 +47,8 @@ def zenml_environment(settings: Settings) -> dict[str, str]:
     }
 
 
-def apply_zenml_environment(settings: Settings | None = None) -> Settings:
+def apply_zenml_environment(settings: Settings) -> Settings:
     """Point ZenML at MINGO_HOME in this process; must run before `import zenml`."""
-    settings = settings or load_settings()
     for name, value in zenml_environment(settings).items():
         os.environ[name] = value
     (settings.home / ZENML_ROOT_DIRNAME / "repository").mkdir(parents=True, exist_ok=True)
@@ -59,11 +60,10 @@ def is_embedded_mlflow(settings: Settings) -> bool:
     return settings.mlflow_tracking_uri.startswith("sqlite:")
 
 
-def configure_mlflow(settings: Settings | None = None) -> Settings:
+def configure_mlflow(settings: Settings) -> Settings:
     """Set this process's MLflow tracking URI from the settings (the only place that does)."""
     import mlflow
 
-    settings = settings or load_settings()
     if is_embedded_mlflow(settings):
         settings.home.mkdir(parents=True, exist_ok=True)
         settings.mlflow_artifact_root.mkdir(parents=True, exist_ok=True)
@@ -71,7 +71,7 @@ def configure_mlflow(settings: Settings | None = None) -> Settings:
     return settings
 
 
-def mlflow_client(settings: Settings | None = None) -> MlflowClient:
+def mlflow_client(settings: Settings) -> MlflowClient:
     """A client for the configured tracking server and model registry."""
     from mlflow import MlflowClient
 
@@ -79,12 +79,12 @@ def mlflow_client(settings: Settings | None = None) -> MlflowClient:
     return MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
 
 
-def experiment_name(kind: str) -> str:
+def experiment_name(kind: ModelKind) -> str:
     """One MLflow experiment per model kind, named like its registered model."""
-    return f"mingo-{kind}"
+    return registered_model_name(kind)
 
 
-def ensure_experiment(kind: str, settings: Settings | None = None) -> str:
+def ensure_experiment(kind: ModelKind, settings: Settings) -> str:
     """The id of the experiment of KIND, created on first use.
 
     Embedded: artifacts go under MINGO_HOME. A tracking server decides the artifact

@@ -1,13 +1,16 @@
 """ZenML set up under MINGO_HOME, once: the equivalent of `zenml init`, idempotent.
 
-Import this module before anything else from zenml: ZenML reads its paths from the
-environment when it is first imported.
+Call `prepare_zenml` before anything imports zenml: ZenML reads its paths from the
+environment when it is first imported. Steps read the settings of their process through
+`step_settings` (loaded once per process, never passed as a pipeline parameter: they hold
+credentials).
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+from functools import cache
 from pathlib import Path
 
 from mingo.config import Settings, load_settings
@@ -18,9 +21,15 @@ from mingo.tracking import ZENML_ROOT_DIRNAME, apply_zenml_environment
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 
 
-def prepare_zenml(settings: Settings | None = None) -> Settings:
+@cache
+def step_settings() -> Settings:
+    """The settings of the process a step runs in, read from its environment once."""
+    return load_settings()
+
+
+def prepare_zenml(settings: Settings) -> Settings:
     """Point ZenML at MINGO_HOME (or ZENML_STORE_URL) and initialise its repository once."""
-    settings = apply_zenml_environment(settings or load_settings())
+    apply_zenml_environment(settings)
     os.environ["ZENML_CUSTOM_SOURCE_ROOT"] = str(SOURCE_ROOT)
 
     from zenml.client import Client

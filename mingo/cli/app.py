@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from mingo.cli import data, demo, deploy, evaluate, models, redeploy, serve, train
+from mingo.cli.context import load_into
 
 app = typer.Typer(
     name="mingo",
@@ -13,6 +14,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.callback()(load_into)
 app.add_typer(data.app, name="data")
 app.add_typer(models.app, name="models")
 app.add_typer(deploy.app, name="deploy")

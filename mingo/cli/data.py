@@ -12,19 +12,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from mingo.cli.context import settings_of
+from mingo.exit_codes import EXIT_BAD_DATA, EXIT_FAILED
+
 if TYPE_CHECKING:
     from mingo.data.validate import ValidationReport
 
 app = typer.Typer(help="ClickBus purchase data: generate and validate.", no_args_is_help=True)
 
-# Exit code of `validate` for data that cannot be used (rejected or unreadable).
-EXIT_INVALID = 2
-# Exit code when the store could not be reached: a retry may succeed.
-EXIT_UNAVAILABLE = 1
-
 
 @app.command("generate")
 def generate(
+    ctx: typer.Context,
     customers: Annotated[int, typer.Option("--customers", min=1, help="number of customers")],
     out: Annotated[
         str, typer.Option("--out", help="target .csv or .parquet: local path or s3://bucket/key")
@@ -49,10 +48,10 @@ def generate(
         with console.status(f"generating purchases of {customers:,} customers"):
             frame = generate_purchases(customers, seed, dirty_rows=dirty_rows)
         with console.status(f"writing {len(frame):,} rows to {out}"):
-            save_purchases(frame, out)
+            save_purchases(frame, out, settings_of(ctx).data_s3)
     except (DataError, DataUnavailableError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=1) from error
+        raise typer.Exit(code=EXIT_FAILED) from error
     elapsed = time.perf_counter() - started
     typer.echo(
         f"wrote {len(frame):,} rows, {frame[CUSTOMER_ID].nunique():,} customers "
@@ -62,6 +61,7 @@ def generate(
 
 @app.command("validate")
 def validate(
+    ctx: typer.Context,
     uri: Annotated[str, typer.Argument(help="purchases file: local path or s3://bucket/key")],
 ) -> None:
     """Check a purchases file: exit 0 when usable (some rows may be dropped), 2 when not,
@@ -70,19 +70,19 @@ def validate(
     from mingo.data.io import validate_purchases_uri
 
     try:
-        report = validate_purchases_uri(uri)
+        report = validate_purchases_uri(uri, settings_of(ctx).data_s3)
     except DataUnavailableError as error:
         typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=EXIT_UNAVAILABLE) from error
+        raise typer.Exit(code=EXIT_FAILED) from error
     except DataError as error:
         typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=EXIT_INVALID) from error
+        raise typer.Exit(code=EXIT_BAD_DATA) from error
     if report.rejected:
         typer.echo(f"{uri}: rejected ({report.rows:,} rows read)", err=True)
         for problem in report.rejecting_problems():
             typer.echo(problem.message(), err=True)
         _echo_dropped(report, err=True)
-        raise typer.Exit(code=EXIT_INVALID)
+        raise typer.Exit(code=EXIT_BAD_DATA)
     typer.echo(
         f"{uri}: valid: {report.rows:,} rows, {report.rows - report.dropped_rows:,} usable, "
         f"{report.dropped_rows:,} dropped"

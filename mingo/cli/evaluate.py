@@ -1,17 +1,22 @@
-"""`mingo evaluate KIND --data URI`: train and score one model offline (no registry)."""
+"""`mingo evaluate KIND --data URI`: train and score one model offline (no registry).
+
+It trains exactly as `mingo train` would (the shipped pipeline config of KIND, with the same
+`--cutoff` and `--horizon` applied), without registering or judging anything.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Annotated, Any
 
 import typer
 
-from mingo import MODEL_KINDS
+from mingo.cli.context import settings_of
+from mingo.exit_codes import EXIT_BAD_DATA, EXIT_FAILED
 
 
 def evaluate(
+    ctx: typer.Context,
     kind: Annotated[str, typer.Argument(help="binary, multiclass or clustering")],
     data: Annotated[str, typer.Option("--data", help="purchases: local path or s3://bucket/key")],
     cutoff: Annotated[
@@ -27,30 +32,37 @@ def evaluate(
     ] = None,
 ) -> None:
     """Print a metrics JSON: the model's metrics at top level, the baseline's under `baseline`."""
-    if kind not in MODEL_KINDS:
-        raise typer.BadParameter(f"KIND must be one of {list(MODEL_KINDS)}, got {kind!r}")
-    try:
-        parsed_cutoff = date.fromisoformat(cutoff) if cutoff else None
-    except ValueError as error:
-        raise typer.BadParameter(f"--cutoff must be YYYY-MM-DD, got {cutoff!r}") from error
+    from pydantic import ValidationError
 
+    from mingo.cli.train import parse_kind
     from mingo.data.errors import DataError, DataUnavailableError
     from mingo.data.io import load_purchases
     from mingo.data.validate import clean_purchases
-    from mingo.models import ModelConfig, baseline_metrics, build_datasets, fit, score
-    from mingo.models.target import with_horizon
+    from mingo.models import baseline_metrics, build_datasets, fit, score
+    from mingo.retraining.config import apply_request, load_retraining_config
+    from mingo.retraining.request import RetrainRequest
 
-    config = ModelConfig(kind=kind, cutoff=parsed_cutoff)
-    if horizon is not None:
-        config = with_horizon(config, horizon)
     try:
-        purchases, cleaning = clean_purchases(load_purchases(data))
+        request = RetrainRequest(
+            kind=parse_kind(kind),
+            data_uri=data,
+            cutoff=cutoff,  # type: ignore[arg-type]
+            horizon_days=horizon,
+        )
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise typer.BadParameter(problems) from None
+    config = apply_request(
+        load_retraining_config(request.kind), request
+    ).model_config_for_training()
+    try:
+        purchases, cleaning = clean_purchases(load_purchases(data, settings_of(ctx).data_s3))
     except DataUnavailableError as error:  # the store is down: retryable
         typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=1) from error
+        raise typer.Exit(code=EXIT_FAILED) from error
     except DataError as error:
         typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=2) from error
+        raise typer.Exit(code=EXIT_BAD_DATA) from error
     try:
         train, holdout = build_datasets(purchases, config)
         model = fit(train, config)
@@ -58,7 +70,7 @@ def evaluate(
         baseline = baseline_metrics(train, holdout, config)
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=2) from error
+        raise typer.Exit(code=EXIT_BAD_DATA) from error
     report: dict[str, Any] = {
         **metrics,
         "baseline": baseline,

@@ -14,7 +14,9 @@ from typing import Annotated
 
 import typer
 
+from mingo.cli.context import settings_of
 from mingo.cli.train import parse_kind
+from mingo.exit_codes import EXIT_BUSY
 
 app = typer.Typer(
     help="Inspect the model registry and move the champion alias.", no_args_is_help=True
@@ -23,13 +25,14 @@ app = typer.Typer(
 
 @app.command("status")
 def status(
+    ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
     """Champion / previous / challenger / latest version of each model, with metrics."""
     from mingo.registry import registry_status
     from mingo.tracking import mlflow_client
 
-    statuses = registry_status(mlflow_client())
+    statuses = registry_status(mlflow_client(settings_of(ctx)))
     if as_json:
         print(json.dumps([s.model_dump() for s in statuses], indent=2))
         return
@@ -51,6 +54,7 @@ def status(
 
 @app.command("promote")
 def promote(
+    ctx: typer.Context,
     kind: Annotated[str, typer.Argument(help="binary, multiclass or clustering")],
     version: Annotated[str, typer.Argument(help="Registered version number to serve")],
 ) -> None:
@@ -58,17 +62,19 @@ def promote(
     from mingo import registered_model_name
     from mingo.promotion import promote_version
     from mingo.registry import CHAMPION, get_alias_version, set_version_tags, version_exists
+    from mingo.retraining.decision import DECISION_TAG_PREFIX
     from mingo.retraining_lock import RetrainingInProgressError, retraining_lock
     from mingo.tracking import mlflow_client
 
     model_kind = parse_kind(kind)
     name = registered_model_name(model_kind)
-    client = mlflow_client()
+    settings = settings_of(ctx)
+    client = mlflow_client(settings)
     if not version_exists(client, model_kind, version):
         print(f"mingo models promote: {name} has no version {version}", file=sys.stderr)
         raise typer.Exit(code=1)
     try:
-        with retraining_lock(model_kind):
+        with retraining_lock(model_kind, settings.home):
             before = get_alias_version(client, model_kind, CHAMPION)
             promote_version(client, model_kind, version, expected_champion=before)
             set_version_tags(
@@ -76,17 +82,20 @@ def promote(
                 model_kind,
                 version,
                 {
-                    "mingo.decision.promoted": "true",
-                    "mingo.decision.forced": "true",
-                    "mingo.decision.reason": "promoted by hand (mingo models promote)",
-                    "mingo.decision.champion_version_before": before or "",
-                    "mingo.decision.champion_version_after": version,
-                    "mingo.decision.decided_at": datetime.now(UTC).isoformat(),
+                    f"{DECISION_TAG_PREFIX}{key}": value
+                    for key, value in {
+                        "promoted": "true",
+                        "forced": "true",
+                        "reason": "promoted by hand (mingo models promote)",
+                        "champion_version_before": before or "",
+                        "champion_version_after": version,
+                        "decided_at": datetime.now(UTC).isoformat(),
+                    }.items()
                 },
             )
     except RetrainingInProgressError as error:
         print(f"mingo models promote: {error}", file=sys.stderr)
-        raise typer.Exit(code=3) from error
+        raise typer.Exit(code=EXIT_BUSY) from error
     print(
         json.dumps(
             {"model": name, "champion_version_before": before, "champion_version_after": version}
@@ -96,6 +105,7 @@ def promote(
 
 @app.command("rollback")
 def rollback(
+    ctx: typer.Context,
     kind: Annotated[str, typer.Argument(help="binary, multiclass or clustering")],
 ) -> None:
     """champion <- previous; previous <- the version it had replaced (or none)."""
@@ -106,16 +116,17 @@ def rollback(
     from mingo.tracking import mlflow_client
 
     model_kind = parse_kind(kind)
-    client = mlflow_client()
+    settings = settings_of(ctx)
+    client = mlflow_client(settings)
     try:
-        with retraining_lock(model_kind):
+        with retraining_lock(model_kind, settings.home):
             old, new = rollback_champion(client, model_kind)
     except LookupError as error:
         print(f"mingo models rollback: {error}", file=sys.stderr)
         raise typer.Exit(code=1) from error
     except RetrainingInProgressError as error:
         print(f"mingo models rollback: {error}", file=sys.stderr)
-        raise typer.Exit(code=3) from error
+        raise typer.Exit(code=EXIT_BUSY) from error
     print(
         json.dumps(
             {

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from mingo.config import S3Settings
 from mingo.data.convert import to_canonical
 from mingo.data.errors import DataError, DataValidationError
 from mingo.data.schema import COLUMNS, DATE
@@ -65,34 +66,35 @@ def _checked_suffix(uri: str) -> str:
     return suffix
 
 
-def read_purchases_text(uri: str) -> TextPurchases:
-    """Reads a purchases file as text, without judging its values."""
+def read_purchases_text(uri: str, s3: S3Settings | None = None) -> TextPurchases:
+    """Reads a purchases file as text, without judging its values (`s3` for s3:// URIs)."""
     suffix = _checked_suffix(uri)
-    with readable_local_file(uri) as path:
+    with readable_local_file(uri, s3) as path:
         if suffix == CSV_SUFFIX:
             return _read_csv_text(uri, path)
         return _read_parquet_text(uri, path)
 
 
-def validate_purchases_uri(uri: str) -> ValidationReport:
+def validate_purchases_uri(uri: str, s3: S3Settings | None = None) -> ValidationReport:
     """Reads and validates the file at `uri` (a `DataError` if it cannot be read)."""
-    _, report = _read_and_validate(uri)
+    _, report = _read_and_validate(uri, s3)
     return report
 
 
-def load_purchases(uri: str) -> pd.DataFrame:
+def load_purchases(uri: str, s3: S3Settings | None = None) -> pd.DataFrame:
     """The canonical purchases frame of `uri`, DROP rows included (see `clean_purchases`).
 
+    `s3` says how to reach the server of an s3:// URI (none is needed for a local path).
     Raises `DataValidationError` (a `DataError`) when the file is rejected.
     """
-    text, report = _read_and_validate(uri)
+    text, report = _read_and_validate(uri, s3)
     if report.rejected:
         raise DataValidationError(uri, report)
     return to_canonical(text.frame)
 
 
-def _read_and_validate(uri: str) -> tuple[TextPurchases, ValidationReport]:
-    text = read_purchases_text(uri)
+def _read_and_validate(uri: str, s3: S3Settings | None) -> tuple[TextPurchases, ValidationReport]:
+    text = read_purchases_text(uri, s3)
     report = validate_text_frame(text.frame, text.row_numbers)
     if not text.problems:
         return text, report
@@ -107,7 +109,7 @@ def _read_and_validate(uri: str) -> tuple[TextPurchases, ValidationReport]:
     return text, report.model_copy(update={"problems": problems})
 
 
-def save_purchases(frame: pd.DataFrame, uri: str) -> None:
+def save_purchases(frame: pd.DataFrame, uri: str, s3: S3Settings | None = None) -> None:
     """Writes a canonical purchases frame as CSV (standard variant) or Parquet."""
     suffix = _checked_suffix(uri)
     missing = [column for column in COLUMNS if column not in frame.columns]
@@ -117,7 +119,7 @@ def save_purchases(frame: pd.DataFrame, uri: str) -> None:
     dates = table.column(DATE)
     if pa.types.is_timestamp(dates.type):
         table = table.set_column(COLUMNS.index(DATE), DATE, pc.cast(dates, pa.date32()))
-    with writable_local_file(uri) as path:
+    with writable_local_file(uri, s3) as path:
         if suffix == CSV_SUFFIX:
             _write_csv(table, path)
         else:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from mingo.config import load_settings
+from mingo.config import S3Settings
 from mingo.data.errors import DataError, DataUnavailableError
 
 if TYPE_CHECKING:
@@ -50,20 +50,19 @@ def uri_suffix(uri: str) -> str:
     return Path(name).suffix.lower()
 
 
-def _s3_client(uri: str) -> Minio:
+def _s3_client(uri: str, s3: S3Settings | None) -> Minio:
     from minio import Minio
     from urllib3 import PoolManager, Retry, Timeout
 
-    settings = load_settings()
-    endpoint = settings.data_s3_endpoint_url
-    if not endpoint:
+    endpoint = s3.endpoint_url if s3 is not None else None
+    if s3 is None or not endpoint:
         raise DataError(
             uri, "no S3 endpoint configured: set MINGO_S3_ENDPOINT_URL or MLFLOW_S3_ENDPOINT_URL"
         )
     parsed = urlparse(endpoint)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise DataError(uri, f"S3 endpoint {endpoint!r} is not an http(s)://HOST[:PORT] URL")
-    if not settings.aws_access_key_id or not settings.aws_secret_access_key:
+    if not s3.access_key_id or not s3.secret_access_key:
         raise DataError(uri, "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
     # Few, quick retries: an unreachable endpoint should fail in seconds, not minutes.
     http_client = PoolManager(
@@ -72,8 +71,8 @@ def _s3_client(uri: str) -> Minio:
     )
     return Minio(
         parsed.netloc,
-        access_key=settings.aws_access_key_id,
-        secret_key=settings.aws_secret_access_key,
+        access_key=s3.access_key_id,
+        secret_key=s3.secret_access_key,
         secure=parsed.scheme == "https",
         http_client=http_client,
     )
@@ -86,12 +85,11 @@ RETRYABLE_S3_CODES = frozenset(
 
 
 def _s3_failure(
-    uri: str, location: S3Location, error: Exception
+    uri: str, location: S3Location, error: Exception, endpoint: str | None
 ) -> DataError | DataUnavailableError:
     from minio.error import S3Error, ServerError
     from urllib3.exceptions import HTTPError
 
-    endpoint = load_settings().data_s3_endpoint_url
     if isinstance(error, ServerError):
         return DataUnavailableError(
             uri, f"S3 endpoint {endpoint} answered HTTP {error.status_code}"
@@ -115,7 +113,7 @@ def _s3_failure(
 
 
 @contextmanager
-def readable_local_file(uri: str) -> Iterator[Path]:
+def readable_local_file(uri: str, s3: S3Settings | None = None) -> Iterator[Path]:
     """A local file holding the data of `uri` for the duration of the block."""
     location = parse_s3_uri(uri)
     if location is None:
@@ -129,18 +127,18 @@ def readable_local_file(uri: str) -> Iterator[Path]:
     from minio.error import MinioException
     from urllib3.exceptions import HTTPError
 
-    client = _s3_client(uri)
+    client = _s3_client(uri, s3)
     with tempfile.TemporaryDirectory(prefix="mingo-s3-") as directory:
         local = Path(directory) / Path(location.key).name
         try:
             client.fget_object(location.bucket, location.key, str(local))
         except (MinioException, HTTPError, OSError) as error:
-            raise _s3_failure(uri, location, error) from error
+            raise _s3_failure(uri, location, error, s3.endpoint_url if s3 else None) from error
         yield local
 
 
 @contextmanager
-def writable_local_file(uri: str) -> Iterator[Path]:
+def writable_local_file(uri: str, s3: S3Settings | None = None) -> Iterator[Path]:
     """A local file to write; on success it becomes `uri` (renamed, or uploaded to S3).
 
     The target never holds a half-written file: a failure inside the block leaves it as
@@ -164,11 +162,11 @@ def writable_local_file(uri: str) -> Iterator[Path]:
     from minio.error import MinioException
     from urllib3.exceptions import HTTPError
 
-    client = _s3_client(uri)
+    client = _s3_client(uri, s3)
     with tempfile.TemporaryDirectory(prefix="mingo-s3-") as directory:
         local = Path(directory) / Path(location.key).name
         yield local
         try:
             client.fput_object(location.bucket, location.key, str(local))
         except (MinioException, HTTPError, OSError) as error:
-            raise _s3_failure(uri, location, error) from error
+            raise _s3_failure(uri, location, error, s3.endpoint_url if s3 else None) from error

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from mingo import ModelKind
-from mingo.models.base import ModelConfig, TrainedModel
+from mingo.models.base import TrainedModel
 
 # Bump the KIND's number whenever its feature columns or their meaning change: a champion
 # trained on another version is then unscorable, never silently mis-scored. Models logged
@@ -40,13 +40,6 @@ LABEL_WINDOW_FIELDS: dict[str, str] = {
 def label_window_field(kind: ModelKind) -> str:
     """The `ModelConfig` field that `--horizon` sets for KIND."""
     return LABEL_WINDOW_FIELDS[kind]
-
-
-def with_horizon(config: ModelConfig, horizon_days: int) -> ModelConfig:
-    """A copy of `config` whose label window is `horizon_days` (validated like the config)."""
-    return ModelConfig.model_validate(
-        {**config.model_dump(), label_window_field(config.kind): horizon_days}
-    )
 
 
 class TargetDefinition(BaseModel):

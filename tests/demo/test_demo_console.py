@@ -10,7 +10,8 @@ from rich.console import Console
 
 from mingo.cli.demo import console as show
 from mingo.models.target import TargetDefinition
-from mingo.retraining import DataIdentity, Decision
+from mingo.retraining.decision import DataIdentity, Decision
+from mingo.retraining.request import RetrainRequest
 
 
 def decision(model: str, promoted: bool, reason: str, before: str | None) -> Decision:
@@ -30,13 +31,14 @@ def decision(model: str, promoted: bool, reason: str, before: str | None) -> Dec
             kind="binary", label_window_days=30, candidate_policy=None, feature_schema_version=1
         ),
         "champion_target": None,
-        "absolute_margin": None,
-        "relative_margin": None,
-        "required_absolute_margin": 0.005,
-        "required_relative_margin": 0.01,
+        "absolute_improvement": None,
+        "relative_improvement": None,
+        "min_absolute_margin": 0.005,
+        "min_relative_margin": 0.01,
         "guardrails": [],
         "forced": False,
         "dry_run": False,
+        "request": RetrainRequest(kind="binary"),
         "data": DataIdentity(uri="x.csv", rows=10, sha256="0" * 64, cutoff=date(2024, 3, 1)),
         "mlflow_run_id": "r",
         "candidate_metrics": {"accuracy": 0.71},

@@ -25,6 +25,7 @@ from mingo.cli.demo import console as show
 from mingo.cli.demo.predictions import sample_customers
 from mingo.cli.demo.scenario import ask_all, child_environment
 from mingo.cli.demo.snapshots import DemoData, Snapshot
+from mingo.config import load_settings
 from mingo.data.generate import generate_purchases
 from mingo.deploy.local import reload_local_service
 from mingo.models import api as models
@@ -47,7 +48,7 @@ def register_champion(kind: ModelKind, purchases: pd.DataFrame, random_state: in
     train, holdout = models.build_datasets(purchases, config)
     trained = models.fit(train, config)
     logged = log_candidate(
-        experiment_id=ensure_experiment(kind),
+        experiment_id=ensure_experiment(kind, load_settings()),
         trained=trained,
         holdout=holdout,
         params={"random_state": random_state},
@@ -55,7 +56,7 @@ def register_champion(kind: ModelKind, purchases: pd.DataFrame, random_state: in
         baseline={},
         dataset_tags={},
     )
-    client = mlflow_client()
+    client = mlflow_client(load_settings())
     version = register_candidate(client, kind, logged, {})
     promote_version(client, kind, version, get_alias_version(client, kind, CHAMPION))
     return version

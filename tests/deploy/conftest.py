@@ -190,10 +190,11 @@ def migrated_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def registry(isolated_mingo_home: Path, migrated_mlflow_db: Path) -> Any:
     """A real MLflow registry in this test's MINGO_HOME (the embedded default store)."""
+    from mingo.config import load_settings
     from mingo.tracking import mlflow_client
 
     shutil.copy(migrated_mlflow_db, isolated_mingo_home / "mlflow.db")
-    return mlflow_client()
+    return mlflow_client(load_settings())
 
 
 def register_versions(client: Any, kind: str, count: int) -> list[str]:

@@ -16,6 +16,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from mingo.config import load_settings
 from mingo.tracking import experiment_name, mlflow_client
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -86,7 +87,7 @@ def test_notebook_runs_and_logs_its_metrics_to_mlflow(
     ]
     assert len(images) >= 3, f"{path.name} displayed {len(images)} plots"
 
-    mlflow = mlflow_client()
+    mlflow = mlflow_client(load_settings())
     experiment = mlflow.get_experiment_by_name(experiment_name(kind))
     assert experiment is not None, f"{path.name} created no experiment {experiment_name(kind)}"
     runs = mlflow.search_runs(

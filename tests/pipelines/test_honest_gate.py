@@ -17,16 +17,20 @@ import mlflow
 import pandas as pd
 import pytest
 
-from mingo import retraining
+from mingo.config import load_settings
 from mingo.models import api as models
 from mingo.models.target import FEATURE_SCHEMA_KEY
-from mingo.promotion import PromotionPolicy, promote_version
+from mingo.promotion import promote_version
 from mingo.registry import CHAMPION, get_alias_version, get_version_tags
 from mingo.report import report_path
+from mingo.retraining import stages
+from mingo.retraining.config import shipped_policy
+from mingo.retraining.decision import Decision
+from mingo.retraining.request import RetrainRequest
 from mingo.tracking import mlflow_client
 from tests.pipelines.conftest import small_purchases
 
-POLICY = PromotionPolicy.default_for("binary")
+POLICY = shipped_policy("binary")
 
 
 @dataclass(frozen=True)
@@ -45,16 +49,25 @@ def train(purchases: pd.DataFrame, **settings: object) -> Trained:
 
 def judge_candidate(
     trained: Trained, model: models.TrainedModel | None = None, force: bool = False
-) -> retraining.Decision:
+) -> Decision:
     """Evaluate, register, compare with the champion and conclude, as a retraining does."""
+    settings = load_settings()
     model = model or trained.model
-    metrics, baseline = retraining.evaluate(model, trained.train, trained.holdout, trained.config)
-    identity = retraining.identify_data("generated", small_purchases_cached())
-    candidate = retraining.register(
-        model, trained.holdout, trained.config, metrics, baseline, identity, dry_run=False
+    metrics, baseline = stages.evaluate(model, trained.train, trained.holdout, trained.config)
+    identity = stages.identify_data("generated", small_purchases_cached())
+    candidate = stages.register(
+        model,
+        trained.holdout,
+        trained.config,
+        metrics,
+        baseline,
+        identity,
+        dry_run=False,
+        settings=settings,
     )
-    comparison = retraining.compare(candidate, trained.holdout, POLICY, force=force)
-    return retraining.conclude(candidate, comparison, identity, dry_run=False)
+    comparison = stages.compare(candidate, trained.holdout, POLICY, force=force, settings=settings)
+    request = RetrainRequest(kind="binary", force_promote=force)
+    return stages.conclude(candidate, comparison, identity, request, settings)
 
 
 _PURCHASES: list[pd.DataFrame] = []
@@ -91,7 +104,7 @@ def registry(registry_home: Registry, monkeypatch: pytest.MonkeyPatch) -> Regist
     monkeypatch.setenv("MINGO_HOME", str(registry_home.home))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     # Each test starts from the working champion.
-    client = mlflow_client()
+    client = mlflow_client(load_settings())
     current = get_alias_version(client, "binary", CHAMPION)
     if current != registry_home.champion:
         promote_version(client, "binary", registry_home.champion, expected_champion=current)
@@ -99,7 +112,7 @@ def registry(registry_home: Registry, monkeypatch: pytest.MonkeyPatch) -> Regist
 
 
 def champion() -> str | None:
-    return get_alias_version(mlflow_client(), "binary", CHAMPION)
+    return get_alias_version(mlflow_client(load_settings()), "binary", CHAMPION)
 
 
 def test_a_threshold_above_every_score_is_not_promoted_over_a_working_champion(
@@ -144,7 +157,9 @@ def test_a_seven_day_candidate_is_not_comparable_with_the_thirty_day_champion(
     assert decision.champion_target is not None
     assert decision.champion_target.label_window_days == 30
     assert champion() == registry.champion
-    tags = get_version_tags(mlflow_client(), "binary", str(decision.candidate_version))
+    tags = get_version_tags(
+        mlflow_client(load_settings()), "binary", str(decision.candidate_version)
+    )
     assert tags["mingo.decision.champion_status"] == "not_comparable"
     assert tags["mingo.decision.reason"] == decision.reason
     assert tags["mingo.target.label_window_days"] == "7"
@@ -155,7 +170,7 @@ def test_a_seven_day_candidate_is_not_comparable_with_the_thirty_day_champion(
     assert champion() == forced.candidate_version
 
 
-def expected_against_baseline(decision: retraining.Decision) -> bool:
+def expected_against_baseline(decision: Decision) -> bool:
     """The policy's rule, applied by hand to the candidate and baseline numbers."""
     cand = decision.candidate_metrics
     base = decision.baseline_metrics
@@ -196,11 +211,11 @@ def test_a_champion_of_an_older_feature_schema_is_unscorable_and_the_baseline_ju
         "this code computes 1; judged against the naive baseline instead: "
     )
     assert decision.champion_score is None
-    assert decision.absolute_margin == pytest.approx(
+    assert decision.absolute_improvement == pytest.approx(
         decision.candidate_metrics["f1"] - decision.baseline_metrics["f1"]
     )
     assert decision.promoted == expected_against_baseline(decision)
-    page = report_path(decision).read_text()
+    page = report_path(decision, load_settings().home).read_text()
     assert "Champion: could not be loaded or scored; judged against the baseline." in page
     assert champion() == (decision.candidate_version if decision.promoted else old_champion)
 
@@ -210,7 +225,7 @@ def test_a_champion_whose_artifact_is_gone_is_unscorable_and_a_rerun_recovers(
 ) -> None:
     working = registry.working
     lost = register_champion(working.model, working)
-    source = mlflow_client().get_model_version("mingo-binary", lost).source
+    source = mlflow_client(load_settings()).get_model_version("mingo-binary", lost).source
     model_id = source.removeprefix("models:/")
     artifacts = mlflow.get_logged_model(model_id).artifact_location
     shutil.rmtree(artifacts.removeprefix("file://"))

@@ -22,8 +22,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mingo.cli.app import app
+from mingo.config import load_settings
 from mingo.registry import CHALLENGER, CHAMPION, PREVIOUS, get_alias_version, load_model
-from mingo.retraining import FAULT_AFTER_REGISTER_ENV, FAULT_EXIT_CODE
 from mingo.tracking import mlflow_client
 from tests.pipelines.conftest import (
     MINGO,
@@ -35,6 +35,7 @@ from tests.pipelines.conftest import (
     small_purchases,
     write_purchases_csv,
 )
+from tests.pipelines.fault_runner import EXIT_AFTER_REGISTER, FAULT_EXIT_CODE
 
 DECISION_KEYS = {
     "model",
@@ -78,7 +79,7 @@ def registry_of(stack: EmbeddedStack, monkeypatch: pytest.MonkeyPatch) -> Iterat
 
 
 def aliases() -> dict[str, str | None]:
-    client = mlflow_client()
+    client = mlflow_client(load_settings())
     return {
         alias: get_alias_version(client, "binary", alias)
         for alias in (CHAMPION, PREVIOUS, CHALLENGER)
@@ -86,7 +87,7 @@ def aliases() -> dict[str, str | None]:
 
 
 def latest_version() -> int:
-    versions = mlflow_client().search_model_versions("name='mingo-binary'")
+    versions = mlflow_client(load_settings()).search_model_versions("name='mingo-binary'")
     return max(int(v.version) for v in versions)
 
 
@@ -106,7 +107,8 @@ def closed_port() -> int:
 def zenml_production_version(stack: EmbeddedStack) -> str:
     """The MLflow version ZenML's production Model version points at (read in a fresh process)."""
     script = (
-        "from zenml_pipelines.environment import prepare_zenml; prepare_zenml()\n"
+        "from mingo.config import load_settings\n"
+        "from zenml_pipelines.environment import prepare_zenml; prepare_zenml(load_settings())\n"
         "from zenml_pipelines.lineage import production_mlflow_version\n"
         "print(production_mlflow_version('binary'))\n"
     )
@@ -147,14 +149,17 @@ def test_first_retraining_promotes_the_candidate(stack: EmbeddedStack, registry_
     assert "baseline" not in decision["candidate_metrics"]
     assert set(decision["baseline_metrics"]) >= {"accuracy", "f1", "roc_auc"}
     assert aliases() == {CHAMPION: "1", PREVIOUS: None, CHALLENGER: "1"}
-    tags = mlflow_client().get_model_version("mingo-binary", "1").tags
+    tags = mlflow_client(load_settings()).get_model_version("mingo-binary", "1").tags
     assert tags["mingo.decision.promoted"] == "true"
     assert tags["mingo.data.sha256"] == decision["data"]["sha256"]
-    run = mlflow_client().get_run(decision["mlflow_run_id"])
+    run = mlflow_client(load_settings()).get_run(decision["mlflow_run_id"])
     assert run.data.metrics["baseline_accuracy"] == pytest.approx(
         decision["baseline_metrics"]["accuracy"]
     )
-    plots = [a.path for a in mlflow_client().list_artifacts(decision["mlflow_run_id"], "plots")]
+    plots = [
+        a.path
+        for a in mlflow_client(load_settings()).list_artifacts(decision["mlflow_run_id"], "plots")
+    ]
     assert plots and all(path.endswith(".png") for path in plots)
 
 
@@ -224,7 +229,7 @@ def test_force_promote_promotes_without_margin_and_says_so(
     assert decision["reason"].startswith("forced promotion (would not have promoted")
     assert decision["candidate_version"] == "3"
     assert aliases() == {CHAMPION: "3", PREVIOUS: "1", CHALLENGER: "3"}
-    tags = mlflow_client().get_model_version("mingo-binary", "3").tags
+    tags = mlflow_client(load_settings()).get_model_version("mingo-binary", "3").tags
     assert tags["mingo.decision.forced"] == "true"
     assert tags["mingo.replaced_version"] == "1"
     assert zenml_production_version(stack) == "3"
@@ -259,7 +264,11 @@ def test_a_candidate_for_another_horizon_is_not_comparable(
     assert decision["reason"] == "not comparable: label_window_days 7 vs champion's 30"
     assert decision["champion_score"] is None
     assert decision["champion_version_after"] == "3"
-    tags = mlflow_client().get_model_version("mingo-binary", decision["candidate_version"]).tags
+    tags = (
+        mlflow_client(load_settings())
+        .get_model_version("mingo-binary", decision["candidate_version"])
+        .tags
+    )
     assert tags["mingo.decision.reason"] == decision["reason"]
     assert_champion_consistent("3")
 
@@ -268,13 +277,13 @@ def test_process_killed_between_registration_and_promotion(
     stack: EmbeddedStack, registry_of: None
 ) -> None:
     before = latest_version()
-    result = train(stack, stack.data, "--force-promote", **{FAULT_AFTER_REGISTER_ENV: "1"})
+    result = train(stack, stack.data, "--force-promote", "--runner", EXIT_AFTER_REGISTER)
     assert result.returncode == FAULT_EXIT_CODE, explain(result)
     killed = str(before + 1)
     assert latest_version() == before + 1
     # Registered and named challenger, never judged: no decision, champion untouched.
     assert aliases() == {CHAMPION: "3", PREVIOUS: "1", CHALLENGER: killed}
-    tags = mlflow_client().get_model_version("mingo-binary", killed).tags
+    tags = mlflow_client(load_settings()).get_model_version("mingo-binary", killed).tags
     assert "mingo.decision.promoted" not in tags
     assert_champion_consistent("3")
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from mingo.config import load_settings
 from mingo.models import api as models
 from mingo.registry import CHAMPION, load_model
-from mingo.retraining import load_purchases
+from mingo.retraining.stages import load_purchases
 from tests.fixtures.services import MlflowServer, S3Server
 from tests.pipelines.conftest import (
     clean_env,
@@ -54,6 +55,8 @@ def test_retraining_on_postgres_mlflow_with_s3_artifacts_then_load_champion(
         monkeypatch.setenv(key, value)
     champion = load_model("binary", CHAMPION)
     assert champion.kind == "binary"
-    _, holdout = models.build_datasets(load_purchases(str(csv)), models.ModelConfig(kind="binary"))
+    _, holdout = models.build_datasets(
+        load_purchases(str(csv), load_settings()), models.ModelConfig(kind="binary")
+    )
     rescored = models.score(champion, holdout)
-    assert rescored["accuracy"] == pytest.approx(decision["candidate_score"])
+    assert rescored[decision["metric"]] == pytest.approx(decision["candidate_score"])

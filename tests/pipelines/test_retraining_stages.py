@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mingo.data import load_purchases, save_purchases
-from mingo.retraining import identify_data
+from mingo.retraining.stages import identify_data
 from mingo.retraining_lock import RetrainingInProgressError, retraining_lock
 from tests.pipelines.conftest import small_purchases
 

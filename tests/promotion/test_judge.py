@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 
 from mingo.promotion import GuardrailRule, PromotionPolicy, judge, refuse_incomparable
-from mingo.retraining import RetrainingConfig, read_retraining_config
+from mingo.retraining.config import shipped_policy
 
-BINARY = PromotionPolicy.default_for("binary")
+BINARY = shipped_policy("binary")
 # The generic rules of `judge`, on a plain accuracy policy with one guardrail.
 ACCURACY = PromotionPolicy(
-    metric="accuracy", guardrails=[GuardrailRule(metric="roc_auc", tolerance=0.01)]
+    metric="accuracy",
+    min_absolute_margin=0.005,
+    min_relative_margin=0.01,
+    guardrails=[GuardrailRule(metric="roc_auc", tolerance=0.01)],
 )
-CONFIGS = Path(__file__).resolve().parents[2] / "zenml_pipelines" / "configs"
 
 
 def test_first_candidate_becomes_champion() -> None:
@@ -29,7 +30,7 @@ def test_equal_scores_do_not_promote() -> None:
     scores = {"accuracy": 0.9, "roc_auc": 0.8}
     verdict = judge(scores, dict(scores), ACCURACY)
     assert not verdict.promote
-    assert verdict.absolute_margin == 0.0
+    assert verdict.absolute_improvement == 0.0
     assert "below the required margin" in verdict.reason
 
 
@@ -38,14 +39,14 @@ def test_win_by_absolute_margin_promotes() -> None:
         {"accuracy": 0.906, "roc_auc": 0.8}, {"accuracy": 0.9, "roc_auc": 0.8}, ACCURACY
     )
     assert verdict.promote
-    assert verdict.absolute_margin == pytest.approx(0.006)
+    assert verdict.absolute_improvement == pytest.approx(0.006)
 
 
 def test_win_by_relative_margin_alone_promotes() -> None:
     policy = PromotionPolicy(metric="accuracy", min_absolute_margin=0.5, min_relative_margin=0.1)
     verdict = judge({"accuracy": 0.23}, {"accuracy": 0.2}, policy)
     assert verdict.promote
-    assert verdict.relative_margin == pytest.approx(0.15)
+    assert verdict.relative_improvement == pytest.approx(0.15)
 
 
 def test_small_win_below_both_margins_does_not_promote() -> None:
@@ -74,7 +75,7 @@ def test_guardrail_within_tolerance_lets_a_winner_through() -> None:
 
 
 def test_clustering_guardrail_is_lower_is_better() -> None:
-    policy = PromotionPolicy.default_for("clustering")
+    policy = shipped_policy("clustering")
     worse_separation = judge(
         {"silhouette": 0.6, "davies_bouldin": 1.2},
         {"silhouette": 0.5, "davies_bouldin": 0.9},
@@ -91,7 +92,9 @@ def test_clustering_guardrail_is_lower_is_better() -> None:
 
 
 def test_lower_is_better_promotion_metric() -> None:
-    policy = PromotionPolicy(metric="davies_bouldin", min_absolute_margin=0.05)
+    policy = PromotionPolicy(
+        metric="davies_bouldin", min_absolute_margin=0.05, min_relative_margin=None
+    )
     assert judge({"davies_bouldin": 0.8}, {"davies_bouldin": 0.9}, policy).promote
     assert not judge({"davies_bouldin": 1.0}, {"davies_bouldin": 0.9}, policy).promote
 
@@ -113,59 +116,9 @@ def test_force_promotes_a_loser_and_says_why() -> None:
 
 def test_policy_rejects_negative_margin() -> None:
     with pytest.raises(ValueError, match="min_absolute_margin"):
-        PromotionPolicy(metric="accuracy", min_absolute_margin=-1)
+        PromotionPolicy(metric="accuracy", min_absolute_margin=-1, min_relative_margin=None)
     with pytest.raises(ValueError, match="tolerance"):
         GuardrailRule(metric="roc_auc", tolerance=-0.1)
-
-
-@pytest.mark.parametrize("kind", ["binary", "multiclass", "clustering"])
-def test_shipped_pipeline_configs_parse_and_match_the_defaults(kind: str) -> None:
-    config = read_retraining_config(CONFIGS / f"{kind}.yaml")
-    assert config.kind == kind
-    assert config.policy() == PromotionPolicy.default_for(config.kind)
-
-
-def test_pipeline_config_error_names_the_field(tmp_path: Path) -> None:
-    path = tmp_path / "bad.yaml"
-    path.write_text("kind: binary\npromotion:\n  metric: accuracy\n  min_relative_margin: lots\n")
-    with pytest.raises(ValueError, match=r"promotion\.min_relative_margin") as error:
-        read_retraining_config(path)
-    assert str(path) in str(error.value)
-
-
-def test_margins_from_yaml_change_the_verdict(tmp_path: Path) -> None:
-    path = tmp_path / "lenient.yaml"
-    path.write_text(
-        "kind: binary\npromotion:\n  metric: accuracy\n"
-        "  min_absolute_margin: 0.0\n  min_relative_margin: 0.0\n"
-    )
-    config: RetrainingConfig = read_retraining_config(path)
-    tiny_win = ({"accuracy": 0.9001}, {"accuracy": 0.9})
-    assert judge(*tiny_win, config.policy()).promote
-    assert not judge(*tiny_win, ACCURACY).promote
-
-
-def test_unknown_training_field_is_named(tmp_path: Path) -> None:
-    path = tmp_path / "typo.yaml"
-    path.write_text("kind: binary\ntraining:\n  horizon_dayz: 7\n")
-    with pytest.raises(ValueError, match=r"training\.horizon_dayz"):
-        read_retraining_config(path)
-
-
-def test_absolute_margin_override_switches_the_relative_rule_off() -> None:
-    config = RetrainingConfig(kind="binary", promotion=ACCURACY).with_absolute_margin(0.05)
-    policy = config.policy()
-    assert policy.min_absolute_margin == 0.05
-    assert policy.min_relative_margin is None
-    # +0.03 on 0.2 is 15% relative: enough under the default policy, not under 0.05 absolute.
-    scores = {"accuracy": 0.23, "roc_auc": 0.8}
-    champion = {"accuracy": 0.2, "roc_auc": 0.8}
-    assert judge(scores, champion, ACCURACY).promote
-    verdict = judge(scores, champion, policy)
-    assert not verdict.promote
-    assert "(0.05 absolute)" in verdict.reason
-    assert verdict.required_relative_margin is None
-    assert judge({"accuracy": 0.26, "roc_auc": 0.8}, champion, policy).promote
 
 
 def test_binary_gate_is_f1_with_ranking_guardrails() -> None:
@@ -196,6 +149,8 @@ def test_a_floor_blocks_even_the_first_candidate() -> None:
 def test_a_lower_is_better_floor_is_a_maximum() -> None:
     policy = PromotionPolicy(
         metric="silhouette",
+        min_absolute_margin=0.005,
+        min_relative_margin=None,
         guardrails=[GuardrailRule(metric="davies_bouldin", tolerance=0.05, floor=2.0)],
     )
     assert not judge({"silhouette": 0.4, "davies_bouldin": 2.5}, None, policy).promote

@@ -18,6 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from mingo.config import load_settings
 from mingo.models.api import Dataset, TrainedModel
 from mingo.promotion import REPLACED_VERSION_TAG
 from mingo.registry import (
@@ -62,8 +63,8 @@ def registered_versions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Re
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MINGO_HOME", str(home))
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        experiment_id = ensure_experiment("binary")
-        client = mlflow_client()
+        experiment_id = ensure_experiment("binary", load_settings())
+        client = mlflow_client(load_settings())
         models: dict[str, TrainedModel] = {}
         logged: dict[str, LoggedCandidate] = {}
         holdout: Dataset | None = None
@@ -102,7 +103,7 @@ def registry(
     registered_versions: RegisteredVersions, monkeypatch: pytest.MonkeyPatch
 ) -> RegisteredVersions:
     monkeypatch.setenv("MINGO_HOME", str(registered_versions.home))
-    client = mlflow_client()
+    client = mlflow_client(load_settings())
     for alias in client.get_registered_model("mingo-binary").aliases:
         client.delete_registered_model_alias("mingo-binary", alias)
     for version in registered_versions.models:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import mingo.promotion
+from mingo.config import load_settings
 from mingo.promotion import (
     REPLACED_VERSION_TAG,
     ChampionMovedError,
@@ -17,7 +18,7 @@ from tests.registry.conftest import RegisteredVersions
 
 
 def aliases() -> tuple[str | None, str | None]:
-    client = mlflow_client()
+    client = mlflow_client(load_settings())
     return (
         get_alias_version(client, "binary", CHAMPION),
         get_alias_version(client, "binary", PREVIOUS),
@@ -25,12 +26,12 @@ def aliases() -> tuple[str | None, str | None]:
 
 
 def test_first_promotion_sets_champion_without_previous(registry: RegisteredVersions) -> None:
-    promote_version(mlflow_client(), "binary", "1", expected_champion=None)
+    promote_version(mlflow_client(load_settings()), "binary", "1", expected_champion=None)
     assert aliases() == ("1", None)
 
 
 def test_promotion_keeps_the_old_champion_as_previous(registry: RegisteredVersions) -> None:
-    client = mlflow_client()
+    client = mlflow_client(load_settings())
     promote_version(client, "binary", "1", expected_champion=None)
     promote_version(client, "binary", "2", expected_champion="1")
     assert aliases() == ("2", "1")
@@ -38,7 +39,7 @@ def test_promotion_keeps_the_old_champion_as_previous(registry: RegisteredVersio
 
 
 def test_champion_moved_since_read_stops_the_promotion(registry: RegisteredVersions) -> None:
-    client = mlflow_client()
+    client = mlflow_client(load_settings())
     promote_version(client, "binary", "1", expected_champion=None)
     # Another retraining promoted version 3 after this one read champion 1.
     set_alias(client, "binary", CHAMPION, "3")
@@ -50,7 +51,7 @@ def test_champion_moved_since_read_stops_the_promotion(registry: RegisteredVersi
 def test_crash_between_previous_and_champion_keeps_serving_the_old_champion(
     registry: RegisteredVersions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    client = mlflow_client()
+    client = mlflow_client(load_settings())
     promote_version(client, "binary", "1", expected_champion=None)
     real_set_alias = mingo.promotion.set_alias
 
@@ -66,12 +67,12 @@ def test_crash_between_previous_and_champion_keeps_serving_the_old_champion(
     monkeypatch.setenv("MINGO_HOME", str(registry.home))
     assert aliases() == ("1", "1")
     # The next promotion proceeds from that state.
-    promote_version(mlflow_client(), "binary", "2", expected_champion="1")
+    promote_version(mlflow_client(load_settings()), "binary", "2", expected_champion="1")
     assert aliases() == ("2", "1")
 
 
 def test_rollback_walks_back_through_promotions(registry: RegisteredVersions) -> None:
-    client = mlflow_client()
+    client = mlflow_client(load_settings())
     promote_version(client, "binary", "1", expected_champion=None)
     promote_version(client, "binary", "2", expected_champion="1")
     promote_version(client, "binary", "3", expected_champion="2")
@@ -87,4 +88,4 @@ def test_rollback_walks_back_through_promotions(registry: RegisteredVersions) ->
 
 def test_rollback_without_champion_says_so(registry: RegisteredVersions) -> None:
     with pytest.raises(LookupError, match="has no champion"):
-        rollback(mlflow_client(), "binary")
+        rollback(mlflow_client(load_settings()), "binary")

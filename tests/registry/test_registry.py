@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mingo.config import load_settings
 from mingo.registry import (
     CHALLENGER,
     CHAMPION,
@@ -22,7 +23,7 @@ from tests.registry.conftest import RegisteredVersions
 def test_each_candidate_is_a_new_version_and_the_latest_is_challenger(
     registry: RegisteredVersions,
 ) -> None:
-    client = mlflow_client()
+    client = mlflow_client(load_settings())
     assert sorted(registry.models) == ["1", "2", "3"]
     assert registry.challenger_after_each == ["1", "2", "3"]
     # Registration never touches the champion.
@@ -33,7 +34,7 @@ def test_each_candidate_is_a_new_version_and_the_latest_is_challenger(
 def test_run_records_params_metrics_baseline_and_data_identity(
     registry: RegisteredVersions,
 ) -> None:
-    client = mlflow_client()
+    client = mlflow_client(load_settings())
     logged = registry.logged["2"]
     run = client.get_run(logged.run_id)
     assert run.data.params["seed"] == "1"
@@ -69,7 +70,7 @@ def test_logged_model_has_signature_and_input_example(registry: RegisteredVersio
 def test_load_model_by_version_and_alias_predicts_like_the_original(
     registry: RegisteredVersions,
 ) -> None:
-    set_alias(mlflow_client(), "binary", CHAMPION, "3")
+    set_alias(mlflow_client(load_settings()), "binary", CHAMPION, "3")
     features = registry.holdout.features
     original = registry.models["3"].estimator.predict_proba(features)
     by_alias = load_model("binary", CHAMPION)
@@ -83,7 +84,7 @@ def test_load_model_by_version_and_alias_predicts_like_the_original(
 
 
 def test_status_reports_aliases_latest_and_metrics(registry: RegisteredVersions) -> None:
-    client = mlflow_client()
+    client = mlflow_client(load_settings())
     set_alias(client, "binary", CHAMPION, "2")
     set_alias(client, "binary", CHALLENGER, "3")
     status = model_status(client, "binary")

@@ -19,15 +19,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mingo import retraining
+from mingo.config import load_settings
 from mingo.data.generate import generate_purchases
 from mingo.models import api as models
-from mingo.promotion import PromotionPolicy
+from mingo.registry import load_model
 from mingo.report import (
     REPORT_ARTIFACT,
     render_retraining_report,
     report_path,
 )
+from mingo.retraining import stages
+from mingo.retraining.config import shipped_policy
+from mingo.retraining.decision import Decision
+from mingo.retraining.request import RetrainRequest
 from mingo.tracking import mlflow_client
 
 CUSTOMERS = 800
@@ -36,30 +40,32 @@ SEED = 11
 
 @dataclass(frozen=True)
 class Retraining:
-    decision: retraining.Decision
+    decision: Decision
     champion_metrics: dict[str, float] | None
     report: Path | None
 
 
 def retrain(purchases: pd.DataFrame, uri: str) -> Retraining:
+    settings = load_settings()
     config = models.ModelConfig(kind="binary")
     train, holdout = models.build_datasets(purchases, config)
-    identity = retraining.identify_data(uri, purchases, cutoff=holdout.cutoff)
+    identity = stages.identify_data(uri, purchases, cutoff=holdout.cutoff)
     trained = models.fit(train, config)
-    metrics, baseline = retraining.evaluate(trained, train, holdout, config)
-    candidate = retraining.register(
-        trained, holdout, config, metrics, baseline, identity, dry_run=False
+    metrics, baseline = stages.evaluate(trained, train, holdout, config)
+    candidate = stages.register(
+        trained, holdout, config, metrics, baseline, identity, dry_run=False, settings=settings
     )
-    comparison = retraining.compare(
-        candidate, holdout, PromotionPolicy.default_for("binary"), force=False
+    comparison = stages.compare(
+        candidate, holdout, shipped_policy("binary"), force=False, settings=settings
     )
     champion_metrics = None
     if comparison.champion_version_before is not None:
-        champion = retraining.load_model("binary", comparison.champion_version_before)
+        champion = load_model("binary", comparison.champion_version_before)
         champion_metrics = models.score(champion, holdout)
     # conclude() records the decision, then writes and logs the report itself.
-    decision = retraining.conclude(candidate, comparison, identity, dry_run=False)
-    path = report_path(decision)
+    request = RetrainRequest(kind="binary", data_uri=uri)
+    decision = stages.conclude(candidate, comparison, identity, request, settings)
+    path = report_path(decision, settings.home)
     return Retraining(decision, champion_metrics, path if path.exists() else None)
 
 
@@ -92,9 +98,9 @@ def retrainings(two_retrainings: TwoRetrainings, monkeypatch: pytest.MonkeyPatch
     return two_retrainings
 
 
-def logged_report(decision: retraining.Decision) -> str:
+def logged_report(decision: Decision) -> str:
     assert decision.mlflow_run_id is not None
-    client = mlflow_client()
+    client = mlflow_client(load_settings())
     names = [item.path for item in client.list_artifacts(decision.mlflow_run_id)]
     assert REPORT_ARTIFACT in names, names
     text: str = mlflow.artifacts.load_text(

@@ -1,1 +1,1 @@
-"""Retraining steps grouped by stage; each calls `mingo.retraining` and nothing more."""
+"""Retraining steps grouped by stage; each calls `mingo.retraining.stages` and nothing more."""

@@ -12,17 +12,18 @@ from typing import Annotated
 import pandas as pd
 from zenml import log_metadata, step
 
-from mingo import retraining
+from mingo.retraining import stages
+from zenml_pipelines.environment import step_settings
 from zenml_pipelines.materializers import PurchasesFrameMaterializer
 
 
 @step(output_materializers=PurchasesFrameMaterializer)
 def load_purchases(data_uri: str) -> Annotated[pd.DataFrame, "raw_purchases"]:
-    return retraining.load_purchases(data_uri)
+    return stages.load_purchases(data_uri, step_settings())
 
 
 @step(output_materializers=PurchasesFrameMaterializer)
 def validate_purchases(raw: pd.DataFrame) -> Annotated[pd.DataFrame, "purchases"]:
-    cleaned, summary = retraining.validate_purchases(raw)
+    cleaned, summary = stages.validate_purchases(raw)
     log_metadata(metadata={"validation": dict(summary)})
     return cleaned

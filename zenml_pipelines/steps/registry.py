@@ -12,8 +12,12 @@ from typing import Annotated
 from zenml import get_step_context, step
 from zenml.enums import ModelStages
 
-from mingo import retraining
+from mingo import registered_model_name
 from mingo.models import api as models
+from mingo.retraining import stages
+from mingo.retraining.decision import CandidateRecord, Comparison, DataIdentity, Decision
+from mingo.retraining.runner import RetrainingPlan
+from zenml_pipelines.environment import step_settings
 
 
 @step
@@ -22,27 +26,27 @@ def register_candidate(
     holdout: models.Dataset,
     metrics: dict[str, float],
     baseline: dict[str, float],
-    identity: retraining.DataIdentity,
-    config: retraining.RetrainingConfig,
-    dry_run: bool,
-) -> Annotated[retraining.CandidateRecord, "candidate"]:
-    record = retraining.register(
+    identity: DataIdentity,
+    plan: RetrainingPlan,
+) -> Annotated[CandidateRecord, "candidate"]:
+    record = stages.register(
         trained,
         holdout,
-        config.model_config_for_training(),
+        plan.config.model_config_for_training(),
         metrics,
         baseline,
         identity,
-        dry_run=dry_run,
+        dry_run=plan.request.dry_run,
+        settings=step_settings(),
     )
     zenml_model = get_step_context().model
     if zenml_model is not None:
         zenml_model.log_metadata(
             {
-                "mlflow_registered_model": f"mingo-{record.kind}",
+                "mlflow_registered_model": registered_model_name(record.kind),
                 "mlflow_version": record.version or "",
                 "mlflow_run_id": record.run_id or "",
-                "dry_run": dry_run,
+                "dry_run": plan.request.dry_run,
                 "data_sha256": identity.sha256,
             }
         )
@@ -51,22 +55,25 @@ def register_candidate(
 
 @step
 def compare_with_champion(
-    candidate: retraining.CandidateRecord,
-    holdout: models.Dataset,
-    config: retraining.RetrainingConfig,
-    force_promote: bool,
-) -> Annotated[retraining.Comparison, "comparison"]:
-    return retraining.compare(candidate, holdout, config.policy(), force=force_promote)
+    candidate: CandidateRecord, holdout: models.Dataset, plan: RetrainingPlan
+) -> Annotated[Comparison, "comparison"]:
+    return stages.compare(
+        candidate,
+        holdout,
+        plan.config.promotion,
+        force=plan.request.force_promote,
+        settings=step_settings(),
+    )
 
 
 @step
 def promote_or_reject(
-    candidate: retraining.CandidateRecord,
-    comparison: retraining.Comparison,
-    identity: retraining.DataIdentity,
-    dry_run: bool,
-) -> Annotated[retraining.Decision, "decision"]:
-    decision = retraining.conclude(candidate, comparison, identity, dry_run=dry_run)
+    candidate: CandidateRecord,
+    comparison: Comparison,
+    identity: DataIdentity,
+    plan: RetrainingPlan,
+) -> Annotated[Decision, "decision"]:
+    decision = stages.conclude(candidate, comparison, identity, plan.request, step_settings())
     zenml_model = get_step_context().model
     if zenml_model is not None:
         zenml_model.log_metadata({"promoted": decision.promoted, "reason": decision.reason[:1000]})

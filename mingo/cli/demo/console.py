@@ -10,7 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from mingo.cli.demo.predictions import ServiceAnswer
-from mingo.retraining import Decision
+from mingo.retraining.decision import Decision
 
 SHORT_ID = 10
 

@@ -33,7 +33,7 @@ from mingo.cli.demo.predictions import ServiceAnswer, ask, request_body, sample_
 from mingo.cli.demo.snapshots import DemoData, Snapshot, make_demo_data
 from mingo.deploy.local import reload_local_service
 from mingo.report import REPORTS_DIRNAME
-from mingo.retraining import Decision
+from mingo.retraining.decision import Decision
 from mingo.serving.process import LocalService, free_local_port, mingo_executable, wait_until_ready
 
 # Variables that would point the demo at another MLflow, ZenML or S3 than its embedded home.
