@@ -10,7 +10,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-Kind = Literal["binary", "multiclass", "clustering"]
+# Copies of mingo's names, because the scheduler parses the DAG files without the mingo
+# package (Airflow's own image): tests/dags/test_pinned_to_mingo.py pins them to mingo's.
+Kind = Literal["binary", "multiclass", "clustering"]  # mingo.ModelKind
 Runner = Literal["kubernetes", "local"]
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "mingo_retrain.yaml"
@@ -82,6 +84,11 @@ class DagConfig(BaseModel):
     dagrun_timeout_minutes: int = Field(default=240, gt=0)
     kubernetes: KubernetesConfig
     models: dict[Kind, ModelDagConfig]
+
+
+def model_name(kind: str) -> str:
+    """The registered model of KIND in MLflow (mingo.registered_model_name)."""
+    return f"mingo-{kind}"
 
 
 def schedule_variable(kind: str) -> str:

@@ -8,12 +8,14 @@ from typing import Any
 from airflow.sdk import DAG, BaseOperator, chain
 
 from mingo_dags import commands, registry_tasks
-from mingo_dags.config import DagConfig, Resources
+from mingo_dags.config import DagConfig, Resources, model_name
 from mingo_dags.params import retrain_params
 
 START_DATE = datetime(2026, 1, 1)
 STEP_TIMEOUT = timedelta(minutes=15)
 SMOKE_TEST_TIMEOUT = timedelta(minutes=10)
+# `mingo data validate` / `mingo train` exit code for unusable data (pinned to the CLI by
+# tests/dags/test_pinned_to_mingo.py; the DAG files cannot import mingo while parsed).
 BAD_DATA_EXIT_CODE = 2
 
 
@@ -24,31 +26,33 @@ def dag_id(kind: str) -> str:
 def doc_md(kind: str, config: DagConfig) -> str:
     model = config.models[kind]  # type: ignore[index]
     schedule = model.schedule or "manual triggers only"
+    name = model_name(kind)
     return f"""
-### Retrain `mingo-{kind}`, promote if better, roll the service
+### Retrain `{name}`, promote if better, roll the service
 
 Schedule: `{schedule}` (override: `MINGO_RETRAIN_SCHEDULE_{kind.upper()}`, or edit
 `dags/mingo_retrain.yaml`). Runner: **{config.runner}** (`MINGO_RUNNER`).
 
 1. **validate_data**: `mingo data validate <data_uri>`; bad data fails the run at once
    (which column, which rows, which rule is in the log).
-2. **champion_before**: reads the champion of `mingo-{kind}` in the MLflow registry.
+2. **champion_before**: reads the champion and newest version of `{name}` in MLflow.
 3. **retrain**: `mingo train {kind} --data <data_uri> ...` runs the ZenML pipeline: train,
    score the candidate and the champion on the same fresh holdout, promote on a win
    (in the cluster: a pod from the pipeline image in namespace `{config.kubernetes.namespace}`).
-4. **decide**: compares the champion alias with step 2. The registry is the source of truth;
-   the new version's `mingo.decision.*` tags hold the reason.
+4. **decide**: reads the decision recorded on the version this run registered
+   (`mingo.registry.read_decision`; the registry is the source of truth).
    - not promoted: **not_promoted** logs the reason and the run ends green;
-   - promoted: **redeploy** rolls Deployment `{kind}-prediction` to the new champion and
-     waits for the rollout, then **smoke_test** calls `/readyz` and `/predict` and checks the
-     served version is the champion.
-5. If the redeploy or the smoke test fails: **rollback** moves the champion alias back to
-   `previous` and redeploys it, then **fail_after_rollback** fails the run with the details.
+   - promoted version V: **redeploy** (`mingo deploy roll {kind} --version V`) pins
+     Deployment `{kind}-prediction` to V and waits for the rollout, then **smoke_test**
+     (`mingo deploy smoke-test {kind} --version V`) checks the service serves exactly V.
+5. If the redeploy or the smoke test fails: **rollback** (`mingo deploy rollback {kind}
+   --version V`) undoes V (champion alias back to `previous`, the Deployment with it; a
+   no-op once done), then **fail_after_rollback** fails the run with the details.
 
 Trigger with config to change the data, cutoff, horizon, margin, or to force / dry-run.
-In local mode (`MINGO_RUNNER=local`) the same commands run as local processes; the redeploy
-step reloads the local service at `MINGO_PREDICTION_URL` or logs that there is nothing to
-roll, and the smoke test runs against a throwaway `mingo serve {kind}`.
+In local mode (`MINGO_RUNNER=local`) the same commands run as local processes with
+`--local`: the redeploy reloads the service at `MINGO_PREDICTION_URL` or says there is
+nothing to roll, and the smoke test runs against a throwaway `mingo serve {kind}`.
 """
 
 
@@ -60,11 +64,13 @@ def make_step(
     *,
     resources: Resources | None = None,
     final_exit_codes: tuple[int, ...] = (),
+    deploys_version: bool = False,
     **operator_kwargs: Any,
 ) -> BaseOperator:
     """One `mingo` command as a pod (kubernetes runner) or a local process (local runner).
 
     `final_exit_codes` (local runner): exits that fail without retry, e.g. bad data.
+    `deploys_version`: the command acts on the version `decide` found promoted.
     """
     if config.runner == "kubernetes":
         from mingo_dags.pod_step import pod_step
@@ -75,26 +81,24 @@ def make_step(
             command_builder=command_builder,
             cluster=config.kubernetes,
             resources=resources,
+            deploys_version=deploys_version,
             **operator_kwargs,
         )
-    from mingo_dags.local_step import (
-        LocalRedeployOperator,
-        LocalServiceSmokeTestOperator,
-        MingoProcessOperator,
-    )
+    from mingo_dags.local_step import LocalServiceSmokeTestOperator, MingoProcessOperator
 
-    if task_id == registry_tasks.REDEPLOY_TASK:
-        return LocalRedeployOperator(
-            task_id=task_id, kind=kind, command_builder=command_builder, **operator_kwargs
-        )
-    if task_id == "smoke_test":
+    if task_id == registry_tasks.SMOKE_TEST_TASK:
         return LocalServiceSmokeTestOperator(
-            task_id=task_id, kind=kind, command_builder=command_builder, **operator_kwargs
+            task_id=task_id,
+            kind=kind,
+            command_builder=command_builder,
+            deploys_version=deploys_version,
+            **operator_kwargs,
         )
     return MingoProcessOperator(
         task_id=task_id,
         command_builder=command_builder,
         final_exit_codes=final_exit_codes,
+        deploys_version=deploys_version,
         **operator_kwargs,
     )
 
@@ -116,7 +120,7 @@ def build_retrain_dag(kind: str, config: DagConfig) -> DAG:
     local = config.runner == "local"
     with DAG(
         dag_id=dag_id(kind),
-        description=f"Retrain mingo-{kind}, promote it if it beats the champion, redeploy",
+        description=f"Retrain {model_name(kind)}, promote it if it beats the champion, redeploy",
         schedule=model.schedule,
         start_date=START_DATE,
         catchup=False,
@@ -157,14 +161,16 @@ def build_retrain_dag(kind: str, config: DagConfig) -> DAG:
             config,
             kind,
             registry_tasks.REDEPLOY_TASK,
-            commands.redeploy_command(kind, namespace, rollout_timeout, local=local),
+            commands.roll_command(kind, namespace, rollout_timeout, local=local),
+            deploys_version=True,
             execution_timeout=timedelta(seconds=rollout_timeout + 300),
         )
         smoke_test = make_step(
             config,
             kind,
-            "smoke_test",
+            registry_tasks.SMOKE_TEST_TASK,
             commands.smoke_test_command(kind, namespace),
+            deploys_version=True,
             execution_timeout=SMOKE_TEST_TIMEOUT,
             retries=1,
         )
@@ -172,8 +178,9 @@ def build_retrain_dag(kind: str, config: DagConfig) -> DAG:
         rollback = make_step(
             config,
             kind,
-            "rollback",
+            registry_tasks.ROLLBACK_TASK,
             commands.rollback_command(kind, namespace, rollout_timeout, local=local),
+            deploys_version=True,
             execution_timeout=timedelta(seconds=rollout_timeout + 300),
             retries=0,
         )

@@ -20,7 +20,8 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from mingo_dags.commands import CommandBuilder
+from mingo_dags.commands import DEPLOY_VERSION, CommandBuilder
+from mingo_dags.registry_tasks import deploy_version
 
 OUTPUT_TAIL_LINES = 30
 
@@ -40,6 +41,7 @@ class MingoProcessOperator(BaseOperator):
     """Runs `mingo <args>` as a local process; args come from the run's params.
 
     Exit codes in `final_exit_codes` fail the task without retries (bad data stays bad).
+    With `deploys_version`, the builder also gets the version this run promoted.
     """
 
     ui_color = "#e8f4ea"
@@ -49,17 +51,22 @@ class MingoProcessOperator(BaseOperator):
         *,
         command_builder: CommandBuilder,
         final_exit_codes: Collection[int] = (),
+        deploys_version: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.command_builder = command_builder
         self.final_exit_codes = frozenset(final_exit_codes)
+        self.deploys_version = deploys_version
 
-    def command(self, params: Mapping[str, Any]) -> list[str]:
-        return [mingo_executable(), *self.command_builder(params)]
+    def command(self, context: Mapping[str, Any]) -> list[str]:
+        inputs: dict[str, Any] = dict(context["params"])
+        if self.deploys_version:
+            inputs[DEPLOY_VERSION] = deploy_version(context)
+        return [mingo_executable(), *self.command_builder(inputs)]
 
     def execute(self, context: Any) -> None:
-        self.run_command(self.command(context["params"]), env=dict(os.environ))
+        self.run_command(self.command(context), env=dict(os.environ))
 
     def run_command(self, command: list[str], *, env: dict[str, str]) -> None:
         self.log.info("running: %s", " ".join(command))
@@ -86,30 +93,6 @@ class MingoProcessOperator(BaseOperator):
             raise AirflowException(message)
 
 
-class LocalRedeployOperator(MingoProcessOperator):
-    """The redeploy step on one machine, where there is no Deployment to roll.
-
-    With MINGO_PREDICTION_URL set it runs the command (`mingo redeploy KIND --local`), which
-    makes that service reload the champion. Without it there is nothing running to update:
-    the step logs why and what to do, and succeeds.
-    """
-
-    def __init__(self, *, kind: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.kind = kind
-
-    def execute(self, context: Any) -> None:
-        if os.environ.get("MINGO_PREDICTION_URL"):
-            super().execute(context)
-            return
-        self.log.info(
-            "nothing to redeploy: MINGO_RUNNER=local has no Kubernetes Deployment and "
-            "MINGO_PREDICTION_URL names no running service. A local `mingo serve %s` loads "
-            "the champion when it starts: restart it, or POST /admin/reload to it.",
-            self.kind,
-        )
-
-
 class LocalServiceSmokeTestOperator(MingoProcessOperator):
     """The smoke test on one machine.
 
@@ -124,7 +107,7 @@ class LocalServiceSmokeTestOperator(MingoProcessOperator):
 
     def execute(self, context: Any) -> None:
         env = dict(os.environ)
-        command = self.command(context["params"])
+        command = self.command(context)
         if env.get("MINGO_PREDICTION_URL"):
             self.run_command(command, env=env)
             return
@@ -137,7 +120,7 @@ class LocalServiceSmokeTestOperator(MingoProcessOperator):
             self.log.info("starting a throwaway `mingo serve %s` for the smoke test", self.kind)
             service.start(env)
             try:
-                self.run_command([*command, "--smoke-ready-timeout", "180"], env=env)
+                self.run_command([*command, "--ready-timeout", "180"], env=env)
             except AirflowException:
                 tail = service.log_tail(OUTPUT_TAIL_LINES)
                 self.log.error("log of `mingo serve %s`:\n%s", self.kind, tail)

@@ -13,8 +13,12 @@ from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperato
 from airflow.providers.cncf.kubernetes.secret import Secret
 from kubernetes.client import models as k8s
 
-from mingo_dags.commands import CommandBuilder
-from mingo_dags.config import KubernetesConfig, Resources
+from mingo_dags.commands import DEPLOY_VERSION, CommandBuilder
+from mingo_dags.config import KubernetesConfig, Resources, model_name
+from mingo_dags.registry_tasks import deploy_version
+
+# Stands for the promoted version in a pod rendered outside a run (it is known once decided).
+UNDECIDED_VERSION = "<promoted-version>"
 
 
 class MingoPodOperator(KubernetesPodOperator):
@@ -25,17 +29,27 @@ class MingoPodOperator(KubernetesPodOperator):
     the registry is read afterwards instead.
     """
 
-    def __init__(self, *, command_builder: CommandBuilder, **kwargs: Any) -> None:
+    def __init__(
+        self, *, command_builder: CommandBuilder, deploys_version: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.command_builder = command_builder
+        self.deploys_version = deploys_version
 
-    def _run_params(self, context: Mapping[str, Any] | None) -> Mapping[str, Any]:
-        if context is not None:
-            return context["params"]
-        return {key: self.params[key] for key in self.params}
+    def _inputs(self, context: Mapping[str, Any] | None) -> dict[str, Any]:
+        if context is None:
+            # A manifest rendered outside a run (dry run): no decision yet to take a version from.
+            inputs = {key: self.params[key] for key in self.params}
+            if self.deploys_version:
+                inputs[DEPLOY_VERSION] = UNDECIDED_VERSION
+            return inputs
+        inputs = dict(context["params"])
+        if self.deploys_version:
+            inputs[DEPLOY_VERSION] = deploy_version(context)
+        return inputs
 
     def build_pod_request_obj(self, context: Any = None, *, dry_run: bool = False) -> k8s.V1Pod:
-        self.arguments = self.command_builder(self._run_params(context))
+        self.arguments = self.command_builder(self._inputs(context))
         return super().build_pod_request_obj(context, dry_run=dry_run)
 
 
@@ -52,12 +66,14 @@ def pod_step(
     command_builder: CommandBuilder,
     cluster: KubernetesConfig,
     resources: Resources | None = None,
+    deploys_version: bool = False,
     **operator_kwargs: Any,
 ) -> MingoPodOperator:
     return MingoPodOperator(
         task_id=task_id,
         command_builder=command_builder,
-        name=f"mingo-{kind}-{task_id.replace('_', '-')}",
+        deploys_version=deploys_version,
+        name=f"{model_name(kind)}-{task_id.replace('_', '-')}",
         namespace=cluster.namespace,
         image=cluster.image,
         image_pull_policy=cluster.image_pull_policy,

@@ -1,84 +1,108 @@
 """Steps that read the MLflow registry from the Airflow worker (both runners).
 
 The outcome of a retraining is read from the registry, the source of truth, not from the
-training pod's XCom: the champion alias before and after the run says whether anything was
-promoted, and the `mingo.decision.*` tags of the new version say why.
+training pod's XCom: the version registered during this run carries the decision
+(`mingo.registry.read_decision` reads it), and when it was promoted, that version is what the
+deploy steps roll, smoke-test and, on failure, undo.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from airflow.sdk import TriggerRule, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-REASON_TAG = "mingo.decision.reason"
+DECIDE_TASK = "decide"
 REDEPLOY_TASK = "redeploy"
+SMOKE_TEST_TASK = "smoke_test"
+ROLLBACK_TASK = "rollback"
 NOT_PROMOTED_TASK = "not_promoted"
 DECISION_XCOM_KEY = "decision"
 
 
-def _registry_snapshot(kind: str) -> dict[str, Any]:
-    from mingo.registry import model_status
+def _client() -> Any:
+    from mingo.config import load_settings
     from mingo.tracking import mlflow_client
 
-    status = model_status(mlflow_client(), kind)  # type: ignore[arg-type]
+    return mlflow_client(load_settings())
+
+
+def _registry_snapshot(kind: str) -> dict[str, str | None]:
+    from mingo.registry import model_status
+
+    status = model_status(_client(), kind)  # type: ignore[arg-type]
     return {
         "champion": status.champion.version if status.champion else None,
         "latest": status.latest.version if status.latest else None,
-        "latest_decision": status.latest.decision if status.latest else {},
     }
 
 
 @task
-def champion_before(kind: str) -> dict[str, Any]:
-    """Record the champion and newest version before training, to compare after it."""
+def champion_before(kind: str) -> dict[str, str | None]:
+    """Record the champion and newest version before training, to find this run's version."""
+    from mingo import registered_model_name
+
     snapshot = _registry_snapshot(kind)
-    champion, latest = snapshot["champion"], snapshot["latest"]
-    print(f"mingo-{kind} before retraining: champion {champion}, newest version {latest}")
-    return {"champion": champion, "latest": latest}
+    print(
+        f"{registered_model_name(kind)} before retraining: champion {snapshot['champion']}, "
+        f"newest version {snapshot['latest']}"
+    )
+    return snapshot
 
 
-def describe_outcome(
-    kind: str, before: dict[str, Any], after: dict[str, Any], dry_run: bool
-) -> dict[str, Any]:
-    """The decision as the registry shows it: promoted or not, and the recorded reason."""
-    promoted = after["champion"] != before["champion"]
-    registered = after["latest"] is not None and after["latest"] != before["latest"]
-    if registered:
-        reason = after["latest_decision"].get(REASON_TAG) or "(no reason recorded)"
-    elif dry_run:
+def read_outcome(kind: str, before: Mapping[str, Any], dry_run: bool) -> dict[str, Any]:
+    """The decision recorded on the version this run registered, or why there is none."""
+    from mingo import registered_model_name
+    from mingo.registry import read_decision
+
+    after = _registry_snapshot(kind)
+    latest = after["latest"]
+    if latest is not None and latest != before["latest"]:
+        return read_decision(_client(), kind, latest).model_dump(mode="json")  # type: ignore[arg-type]
+    if dry_run:
         reason = "dry run: the candidate was trained and compared, nothing was registered"
     else:
         reason = "the retraining registered no new version"
     return {
-        "model": f"mingo-{kind}",
-        "promoted": promoted,
+        "model": registered_model_name(kind),  # type: ignore[arg-type]
+        "candidate_version": None,
+        "promoted": False,
         "champion_version_before": before["champion"],
         "champion_version_after": after["champion"],
-        "candidate_version": after["latest"] if registered else None,
         "reason": reason,
     }
 
 
-@task.branch
+@task.branch(task_id=DECIDE_TASK)
 def decide(kind: str, before: dict[str, Any], **context: Any) -> str:
-    """Redeploy when the champion alias moved during this run, else end with the reason."""
-    after = _registry_snapshot(kind)
-    outcome = describe_outcome(kind, before, after, bool(context["params"].get("dry_run")))
+    """Redeploy the version this run promoted, else end with the recorded reason."""
+    outcome = read_outcome(kind, before, bool(context["params"].get("dry_run")))
     context["ti"].xcom_push(key=DECISION_XCOM_KEY, value=outcome)
     if outcome["promoted"]:
         moved = f"{outcome['champion_version_before']} -> {outcome['champion_version_after']}"
-        print(f"promoted: mingo-{kind} champion {moved} ({outcome['reason']})")
+        print(f"promoted: {outcome['model']} champion {moved} ({outcome['reason']})")
         return REDEPLOY_TASK
     print(f"not promoted: {outcome['reason']}")
     return NOT_PROMOTED_TASK
 
 
+def deploy_version(context: Mapping[str, Any]) -> str:
+    """The version this run promoted, as `decide` recorded it: what the deploy steps act on."""
+    outcome = context["ti"].xcom_pull(task_ids=DECIDE_TASK, key=DECISION_XCOM_KEY) or {}
+    version = outcome.get("candidate_version") if outcome.get("promoted") else None
+    if version is None:
+        raise AirflowFailException(
+            f"{DECIDE_TASK} recorded no promoted version in this run: nothing to deploy or undo"
+        )
+    return str(version)
+
+
 @task(task_id=NOT_PROMOTED_TASK)
 def not_promoted(**context: Any) -> str:
     """Ends the run green; its log and return value carry the reason."""
-    outcome = context["ti"].xcom_pull(task_ids="decide", key=DECISION_XCOM_KEY) or {}
+    outcome = context["ti"].xcom_pull(task_ids=DECIDE_TASK, key=DECISION_XCOM_KEY) or {}
     message = (
         f"not promoted: {outcome.get('reason', 'unknown')}; champion stays version "
         f"{outcome.get('champion_version_after')}, nothing to redeploy"
@@ -97,7 +121,7 @@ def rollback_needed(**context: Any) -> None:
     ti = context["ti"]
     failed = ti.get_ti_count(
         dag_id=ti.dag_id,
-        task_ids=[REDEPLOY_TASK, "smoke_test"],
+        task_ids=[REDEPLOY_TASK, SMOKE_TEST_TASK],
         run_ids=[context["run_id"]],
         states=["failed"],
     )
@@ -109,10 +133,14 @@ def rollback_needed(**context: Any) -> None:
 @task(retries=0)
 def fail_after_rollback(kind: str, **context: Any) -> None:
     """Fails the run loudly after a rollback, so nobody mistakes it for a success."""
-    outcome = context["ti"].xcom_pull(task_ids="decide", key=DECISION_XCOM_KEY) or {}
-    restored = _registry_snapshot(kind)["champion"]
+    from mingo.registry import CHAMPION, get_alias_version, read_decision
+
+    version = deploy_version(context)
+    client = _client()
+    recorded = read_decision(client, kind, version)  # type: ignore[arg-type]
+    champion = get_alias_version(client, kind, CHAMPION)  # type: ignore[arg-type]
     raise AirflowFailException(
-        f"mingo-{kind} version {outcome.get('champion_version_after')} was promoted but "
-        f"failed to deploy or its smoke test; the champion alias was rolled back to version "
-        f"{restored} and that version redeployed. See the logs of redeploy, smoke_test, rollback."
+        f"{recorded.model} version {version} was promoted ({recorded.reason}) but failed to "
+        f"deploy or its smoke test; the rollback undid it: the champion is version {champion}. "
+        f"See the logs of {REDEPLOY_TASK}, {SMOKE_TEST_TASK}, {ROLLBACK_TASK}."
     )

@@ -18,7 +18,7 @@ FULL_PARAMS = {
     "data_uri": "s3://mingo-data/purchases.csv",
     "cutoff": "2024-02-01",
     "horizon_days": 7,
-    "promotion_margin": 0.02,
+    "min_absolute_margin": 0.02,
     "force_promote": True,
     "dry_run": True,
 }
@@ -37,22 +37,62 @@ def _parse(argv: list[str]) -> Any:
 @pytest.mark.parametrize("kind", ["binary", "multiclass", "clustering"])
 def test_train_command_with_every_param_parses(kind: str) -> None:
     context = _parse(commands.train_command(kind)(FULL_PARAMS))
-    assert context.params["margin"] == pytest.approx(0.02)
+    assert context.params["min_absolute_margin"] == pytest.approx(0.02)
     assert context.params["horizon"] == 7
     assert context.params["force_promote"] and context.params["dry_run"]
 
 
-def test_other_step_commands_parse() -> None:
-    argvs = [
-        commands.validate_command(FULL_PARAMS),
-        commands.redeploy_command("binary", "mingo", 300, local=False)(FULL_PARAMS),
-        commands.redeploy_command("binary", "mingo", 300, local=True)(FULL_PARAMS),
-        commands.smoke_test_command("binary", "mingo")(FULL_PARAMS),
-        commands.rollback_command("binary", "mingo", 300, local=False)(FULL_PARAMS),
-        commands.rollback_command("binary", "mingo", 300, local=True)(FULL_PARAMS),
-    ]
-    for argv in argvs:
-        _parse(argv)
+DEPLOY_INPUTS = {**FULL_PARAMS, commands.DEPLOY_VERSION: "7"}
+
+
+def test_validate_command_parses() -> None:
+    context = _parse(commands.validate_command(FULL_PARAMS))
+    assert context.params["uri"] == FULL_PARAMS["data_uri"]
+
+
+@pytest.mark.parametrize("local", [False, True])
+@pytest.mark.parametrize(
+    ("builder", "subcommand"),
+    [
+        (lambda local: commands.roll_command("binary", "ns", 300, local=local), "roll"),
+        (lambda local: commands.smoke_test_command("binary", "ns"), "smoke-test"),
+        (lambda local: commands.rollback_command("binary", "ns", 300, local=local), "rollback"),
+    ],
+)
+def test_each_deploy_task_is_one_deploy_subcommand_on_the_promoted_version(
+    builder: Any, subcommand: str, local: bool
+) -> None:
+    argv = builder(local)(DEPLOY_INPUTS)
+    assert argv[:3] == ["deploy", subcommand, "binary"]
+    context = _parse(argv)
+    # The version decide found promoted, never a re-read alias.
+    assert context.params["version"] == "7"
+    assert context.params["kind"] == "binary"
+    if subcommand != "smoke-test":
+        assert context.params["local"] is local
+        if not local:
+            assert (context.params["namespace"], context.params["timeout"]) == ("ns", 300)
+    else:
+        assert context.params["namespace"] == "ns"
+
+
+def test_local_smoke_test_extra_option_parses() -> None:
+    # The local runner appends this to the smoke test's command (a slow first model load).
+    argv = commands.smoke_test_command("binary", "ns")(DEPLOY_INPUTS)
+    assert _parse([*argv, "--ready-timeout", "180"]).params["ready_timeout"] == 180
+
+
+def test_the_old_redeploy_modes_still_parse() -> None:
+    # Users may call `mingo redeploy`; the DAG no longer does.
+    for flags in (
+        [],
+        ["--skip-smoke-test"],
+        ["--smoke-test-only"],
+        ["--rollback"],
+        ["--local"],
+        ["--rollback", "--local"],
+    ):
+        _parse(["redeploy", "binary", "--namespace", "mingo", "--timeout", "600", *flags])
 
 
 def test_an_unknown_option_is_caught() -> None:

@@ -122,7 +122,10 @@ def test_local_runner_promotes_then_explains_why_not(
     assert "promoted: mingo-binary champion None -> 1" in first_output
     assert "smoke test passed" in first_output
     assert "serves version 1" in first_output
-    assert "nothing to redeploy: MINGO_RUNNER=local has no Kubernetes Deployment" in first_output
+    # One task, one subcommand, on the version decide read as promoted.
+    assert "deploy roll binary --version 1 --local" in first_output
+    assert "deploy smoke-test binary --version 1" in first_output
+    assert "no cluster and no --base-url: nothing to roll" in first_output
 
     second_run, second_output = dags_test(env, data)
     second = task_states(airflow_home, second_run)
@@ -131,10 +134,11 @@ def test_local_runner_promotes_then_explains_why_not(
     assert second["redeploy"] == "skipped"
     assert second["smoke_test"] == "skipped"
 
+    from mingo.config import load_settings
     from mingo.registry import CHAMPION, get_alias_version, get_version_tags
     from mingo.tracking import mlflow_client
 
-    client = mlflow_client()
+    client = mlflow_client(load_settings())
     assert get_alias_version(client, "binary", CHAMPION) == "1"
     reason = get_version_tags(client, "binary", "2")["mingo.decision.reason"]
     assert reason

@@ -8,6 +8,7 @@ import kubernetes_validate
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.sdk.exceptions import AirflowFailException
 from kubernetes.client import ApiClient
 
 from tests.dags.conftest import DAGS_FOLDER, KINDS
@@ -86,14 +87,18 @@ def test_pod_arguments_are_the_mingo_commands(kubernetes_dags: dict[str, Any]) -
     assert pod_manifest(tasks["retrain"])["spec"]["containers"][0]["args"] == [
         "train", "binary", "--data", data, "--horizon", "30",
     ]  # fmt: skip
+    # Rendered outside a run, the deploy pods show where the promoted version goes.
     assert pod_manifest(tasks["redeploy"])["spec"]["containers"][0]["args"] == [
-        "redeploy", "binary", "--namespace", "mingo", "--timeout", "600", "--skip-smoke-test",
+        "deploy", "roll", "binary", "--version", "<promoted-version>",
+        "--namespace", "mingo", "--timeout", "600",
     ]  # fmt: skip
     assert pod_manifest(tasks["smoke_test"])["spec"]["containers"][0]["args"] == [
-        "redeploy", "binary", "--namespace", "mingo", "--smoke-test-only",
+        "deploy", "smoke-test", "binary", "--version", "<promoted-version>",
+        "--namespace", "mingo",
     ]  # fmt: skip
     assert pod_manifest(tasks["rollback"])["spec"]["containers"][0]["args"] == [
-        "redeploy", "binary", "--namespace", "mingo", "--timeout", "600", "--rollback",
+        "deploy", "rollback", "binary", "--version", "<promoted-version>",
+        "--namespace", "mingo", "--timeout", "600",
     ]  # fmt: skip
     # A manual trigger's params become flags; unset ones leave no trace.
     triggered = tasks["retrain"].command_builder(
@@ -101,14 +106,14 @@ def test_pod_arguments_are_the_mingo_commands(kubernetes_dags: dict[str, Any]) -
             "data_uri": "/data/df_t.csv",
             "cutoff": "2024-01-31",
             "horizon_days": 7,
-            "promotion_margin": 0.02,
+            "min_absolute_margin": 0.02,
             "force_promote": True,
             "dry_run": False,
         }
     )
     assert triggered == [
         "train", "binary", "--data", "/data/df_t.csv", "--cutoff", "2024-01-31",
-        "--horizon", "7", "--margin", "0.02", "--force-promote",
+        "--horizon", "7", "--min-absolute-margin", "0.02", "--force-promote",
     ]  # fmt: skip
 
 
@@ -141,3 +146,31 @@ def test_registry_steps_run_in_the_pipeline_image(
     assert container["image"] == "registry.example/mingo-pipeline:1.2.3"
     assert container["envFrom"] == [{"configMapRef": {"name": "mingo-config"}}]
     assert {item["name"] for item in container["env"]} == set(SECRET_ENV)
+
+
+class DecidedTaskInstance:
+    """What a deploy task's TaskInstance answers: the XCom `decide` pushed in this run."""
+
+    def __init__(self, outcome: dict[str, Any]) -> None:
+        self.outcome = outcome
+
+    def xcom_pull(self, *, task_ids: str, key: str) -> dict[str, Any]:
+        assert (task_ids, key) == ("decide", "decision")
+        return self.outcome
+
+
+@pytest.mark.parametrize("task_id", ["redeploy", "smoke_test", "rollback"])
+def test_deploy_pods_act_on_the_version_decide_found_promoted(
+    kubernetes_dags: dict[str, Any], task_id: str
+) -> None:
+    operator = kubernetes_dags["mingo_retrain_binary"].task_dict[task_id]
+    context = {
+        "params": {key: operator.params[key] for key in operator.params},
+        "ti": DecidedTaskInstance({"promoted": True, "candidate_version": "4"}),
+    }
+    argv = operator.command_builder(operator._inputs(context))
+    assert argv[argv.index("--version") + 1] == "4"
+
+    context["ti"] = DecidedTaskInstance({"promoted": False, "candidate_version": "5"})
+    with pytest.raises(AirflowFailException, match="no promoted version"):
+        operator._inputs(context)
