@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from mingo import MODEL_KINDS, ModelKind, registered_model_name
 from mingo.models.api import SKOPS_TRUSTED_TYPES, Dataset, TrainedModel
+from mingo.models.target import TargetDefinition
+from mingo.tags import DATA_TAG_PREFIX, DECISION_TAG_PREFIX, REQUEST_TAG_PREFIX, TARGET_TAG_PREFIX
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -238,17 +241,6 @@ def registry_status(client: MlflowClient) -> list[ModelStatus]:
 
 
 # -- the recorded decision -----------------------------------------------------------------
-# Appended section: its imports live here so the module above stays untouched.
-from datetime import date, datetime  # noqa: E402
-
-from pydantic import ConfigDict, Field  # noqa: E402
-
-from mingo.models.target import TargetDefinition  # noqa: E402
-
-DECISION_TAG_PREFIX = "mingo.decision."
-DATA_TAG_PREFIX = "mingo.data."
-TARGET_TAG_PREFIX = "mingo.target."
-REQUEST_TAG_PREFIX = "mingo.request."
 
 
 class DecisionNotRecordedError(LookupError):

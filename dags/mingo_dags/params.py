@@ -1,4 +1,9 @@
-"""The trigger form of a retraining DAG: typed, validated (JSON schema) and described."""
+"""The trigger form of a retraining DAG: typed, validated (JSON schema) and described.
+
+Each Param carries the name and the bounds of the `mingo.retraining.request.RetrainRequest`
+field it sets (the scheduler parses this without the mingo package, so they are copies:
+tests/dags/test_pinned_to_mingo.py pins them to the model's).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ FALLBACK_DATA_URI = "s3://mingo-data/clickbus/df_t.csv"
 # s3://bucket/key or a local path, ending in .csv or .parquet (what `mingo data` reads).
 DATA_URI_PATTERN = r"^(s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/[^\s]+|[^:\s][^:]*)\.(csv|parquet)$"
 HORIZON_CHOICES = [7, 30]
+MARGIN_MINIMUM = 0.0
+MARGIN_MAXIMUM = 1.0
 
 
 def retrain_params(kind: str) -> dict[str, Param]:
@@ -44,14 +51,15 @@ def retrain_params(kind: str) -> dict[str, Param]:
             title="Dry run",
             description="Train and compare only: register, promote and redeploy nothing.",
         ),
-        "promotion_margin": Param(
+        "min_absolute_margin": Param(
             None,
             type=["null", "number"],
-            minimum=0,
-            maximum=1,
-            title="Promotion margin",
+            minimum=MARGIN_MINIMUM,
+            maximum=MARGIN_MAXIMUM,
+            title="Promotion margin (absolute)",
             description="Smallest absolute gain on the promotion metric for the candidate to "
-            "replace the champion. Empty = the pipeline's policy for this model.",
+            "replace the champion; when set it is the only margin. Empty = the pipeline "
+            "config's margins for this model.",
         ),
     }
     if kind == "binary":

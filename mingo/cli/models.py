@@ -62,8 +62,8 @@ def promote(
     from mingo import registered_model_name
     from mingo.promotion import promote_version
     from mingo.registry import CHAMPION, get_alias_version, set_version_tags, version_exists
-    from mingo.retraining.decision import DECISION_TAG_PREFIX
     from mingo.retraining_lock import RetrainingInProgressError, retraining_lock
+    from mingo.tags import DECISION_TAG_PREFIX
     from mingo.tracking import mlflow_client
 
     model_kind = parse_kind(kind)

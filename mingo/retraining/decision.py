@@ -17,10 +17,7 @@ from mingo import ModelKind
 from mingo.models.target import TargetDefinition
 from mingo.promotion import Reference, Verdict
 from mingo.retraining.request import RetrainRequest
-
-DECISION_TAG_PREFIX = "mingo.decision."
-TARGET_TAG_PREFIX = "mingo.target."
-DATA_TAG_PREFIX = "mingo.data."
+from mingo.tags import DATA_TAG_PREFIX, DECISION_TAG_PREFIX
 
 # How the champion took part in the judgement: none yet; re-scored on the candidate's holdout;
 # answering another question (horizon, window, candidate policy); or not loadable/scorable.

@@ -18,12 +18,11 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from mingo import ModelKind
+from mingo.tags import REQUEST_TAG_PREFIX
 
 # A promotion margin is a share of the metric's range: contract metrics lie in [0, 1]
 # (davies_bouldin aside, whose margins are small numbers too).
 Margin = Annotated[float, Field(ge=0.0, le=1.0)]
-
-REQUEST_TAG_PREFIX = "mingo.request."
 
 
 class RetrainRequest(BaseModel):

@@ -35,7 +35,6 @@ from mingo.registry import (
 )
 from mingo.report import record_retraining_report
 from mingo.retraining.decision import (
-    TARGET_TAG_PREFIX,
     CandidateRecord,
     Comparison,
     DataIdentity,
@@ -43,6 +42,7 @@ from mingo.retraining.decision import (
     decision_tags,
 )
 from mingo.retraining.request import RetrainRequest
+from mingo.tags import TARGET_TAG_PREFIX
 from mingo.tracking import ensure_experiment, mlflow_client
 
 # -- load and validate -------------------------------------------------------------------

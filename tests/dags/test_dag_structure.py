@@ -106,7 +106,7 @@ def resolve(dag: DAG, **overrides: Any) -> dict[str, Any]:
 def test_params_have_types_defaults_and_descriptions(local_dags: dict[str, DAG]) -> None:
     binary = local_dags["mingo_retrain_binary"]
     assert set(binary.params) == {
-        "data_uri", "cutoff", "horizon_days", "force_promote", "dry_run", "promotion_margin",
+        "data_uri", "cutoff", "horizon_days", "force_promote", "dry_run", "min_absolute_margin",
     }  # fmt: skip
     assert "horizon_days" not in local_dags["mingo_retrain_clustering"].params
     for name in binary.params:
@@ -123,7 +123,7 @@ def test_params_have_types_defaults_and_descriptions(local_dags: dict[str, DAG])
         data_uri="s3://mingo-data/clickbus/df_t.parquet",
         cutoff="2024-01-31",
         horizon_days=7,
-        promotion_margin=0.02,
+        min_absolute_margin=0.02,
         force_promote=True,
     )
     assert accepted["cutoff"] == "2024-01-31"
@@ -135,7 +135,7 @@ def test_params_have_types_defaults_and_descriptions(local_dags: dict[str, DAG])
     [
         ("cutoff", "31/01/2024", "is not a 'date'"),
         ("horizon_days", 14, "is not one of [7, 30]"),
-        ("promotion_margin", -0.1, "is less than the minimum of 0"),
+        ("min_absolute_margin", -0.1, "is less than the minimum of 0"),
         ("data_uri", "s3://Bad_Bucket/df.csv", "does not match"),
         ("data_uri", "/data/purchases.xlsx", "does not match"),
         ("force_promote", "yes", "is not of type 'boolean'"),

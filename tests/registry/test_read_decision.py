@@ -19,16 +19,13 @@ from mlflow import MlflowClient
 from mingo import ModelKind, registered_model_name
 from mingo.models.target import TargetDefinition
 from mingo.registry import (
-    DATA_TAG_PREFIX,
-    DECISION_TAG_PREFIX,
-    REQUEST_TAG_PREFIX,
-    TARGET_TAG_PREFIX,
     DecisionNotRecordedError,
     RecordedDecision,
     read_decision,
 )
 from mingo.retraining.decision import DataIdentity, Decision, decision_tags
 from mingo.retraining.request import RetrainRequest
+from mingo.tags import DATA_TAG_PREFIX, DECISION_TAG_PREFIX, REQUEST_TAG_PREFIX, TARGET_TAG_PREFIX
 
 KIND: ModelKind = "binary"
 TARGET = TargetDefinition(
@@ -218,14 +215,3 @@ def test_an_undecided_version_is_named(client: MlflowClient) -> None:
 def test_a_missing_version_is_a_lookup_error(client: MlflowClient) -> None:
     with pytest.raises(LookupError, match="mingo-binary has no version 999"):
         read_decision(client, KIND, "999")
-
-
-def test_the_tag_prefixes_have_one_meaning() -> None:
-    # The writer (mingo.retraining) and the reader (mingo.registry) name the same tags.
-    from mingo.retraining import decision, request
-
-    assert decision.DECISION_TAG_PREFIX == DECISION_TAG_PREFIX
-    assert decision.TARGET_TAG_PREFIX == TARGET_TAG_PREFIX
-    assert decision.DATA_TAG_PREFIX == DATA_TAG_PREFIX
-    assert request.REQUEST_TAG_PREFIX == REQUEST_TAG_PREFIX
-    assert all(k.startswith(DATA_TAG_PREFIX) for k in IDENTITY.as_tags())

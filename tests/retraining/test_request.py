@@ -8,7 +8,8 @@ import sys
 import pytest
 from pydantic import ValidationError
 
-from mingo.retraining.request import REQUEST_TAG_PREFIX, RetrainRequest
+from mingo.retraining.request import RetrainRequest
+from mingo.tags import REQUEST_TAG_PREFIX
 
 
 @pytest.mark.parametrize(
