@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mingo import ModelKind
+from mingo.cli.context import settings_of
 
 if TYPE_CHECKING:
     from kubernetes.client import AppsV1Api
@@ -81,6 +82,7 @@ def _apps(kubeconfig: str | None, context: str | None) -> AppsV1Api:
 
 @app.command("roll")
 def roll(
+    ctx: typer.Context,
     kind: Kind,
     version: Version = None,
     namespace: Namespace = "mingo",
@@ -91,13 +93,12 @@ def roll(
     context: Context = None,
 ) -> None:
     """Pin the `<kind>-prediction` Deployment to a model version and wait for the rollout."""
-    from mingo.config import load_settings
     from mingo.deploy.kubernetes import DeployError, deployment_name
     from mingo.deploy.local import reload_local_service
     from mingo.deploy.steps import resolve_version, roll_to, service_base_url
     from mingo.tracking import mlflow_client
 
-    settings = load_settings()
+    settings = settings_of(ctx)
     try:
         target = resolve_version(mlflow_client(settings), kind, version)
         if local:
@@ -127,6 +128,7 @@ def roll(
 
 @app.command("smoke-test")
 def smoke_test(
+    ctx: typer.Context,
     kind: Kind,
     version: Version = None,
     namespace: Namespace = "mingo",
@@ -134,12 +136,11 @@ def smoke_test(
     ready_timeout: ReadyTimeout = DEFAULT_READY_TIMEOUT_S,
 ) -> None:
     """Check the service is ready and serves exactly the version (default: the champion)."""
-    from mingo.config import load_settings
     from mingo.deploy.kubernetes import DeployError
     from mingo.deploy.smoke import SmokeTestError
     from mingo.deploy.steps import champion_version, check_serves, service_base_url
 
-    settings = load_settings()
+    settings = settings_of(ctx)
     try:
         if version is None:
             from mingo.tracking import mlflow_client
@@ -159,6 +160,7 @@ def smoke_test(
 
 @app.command("rollback")
 def rollback(
+    ctx: typer.Context,
     kind: Kind,
     version: Annotated[
         str | None,
@@ -175,12 +177,11 @@ def rollback(
     context: Context = None,
 ) -> None:
     """Undo a version: champion alias back to `previous`, the Deployment rolled with it."""
-    from mingo.config import load_settings
     from mingo.deploy.kubernetes import DeployError
     from mingo.deploy.steps import undo
     from mingo.tracking import mlflow_client
 
-    settings = load_settings()
+    settings = settings_of(ctx)
     try:
         undo(
             None if local else _apps(kubeconfig, context),

@@ -10,11 +10,12 @@ targets a local `mingo serve` (reload via --base-url) instead of a cluster.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mingo.cli import deploy
+from mingo.cli.context import settings_of
 from mingo.cli.deploy import (
     DEFAULT_READY_TIMEOUT_S,
     DEFAULT_TIMEOUT_S,
@@ -26,8 +27,12 @@ from mingo.cli.deploy import (
     Timeout,
 )
 
+if TYPE_CHECKING:
+    from mingo.config import Settings
+
 
 def redeploy(
+    ctx: typer.Context,
     kind: Kind,
     namespace: Namespace = "mingo",
     timeout: Timeout = DEFAULT_TIMEOUT_S,
@@ -68,21 +73,31 @@ def redeploy(
             "choose at most one of --skip-smoke-test, --smoke-test-only, --rollback"
         )
     if smoke_test_only:
-        deploy.smoke_test(kind, None, namespace, base_url, smoke_ready_timeout)
+        deploy.smoke_test(ctx, kind, None, namespace, base_url, smoke_ready_timeout)
         return
     if rollback:
-        deploy.rollback(kind, None, namespace, timeout, local, kubeconfig, context)
+        deploy.rollback(ctx, kind, None, namespace, timeout, local, kubeconfig, context)
         if local:
             # As before: after moving the alias, the local service reloads the new champion.
-            deploy.roll(kind, None, namespace, timeout, local, base_url, kubeconfig, context)
+            deploy.roll(ctx, kind, None, namespace, timeout, local, base_url, kubeconfig, context)
         return
     if skip_smoke_test or local:
-        deploy.roll(kind, None, namespace, timeout, local, base_url, kubeconfig, context)
+        deploy.roll(ctx, kind, None, namespace, timeout, local, base_url, kubeconfig, context)
         return
-    _roll_check_undo(kind, namespace, timeout, base_url, smoke_ready_timeout, kubeconfig, context)
+    _roll_check_undo(
+        settings_of(ctx),
+        kind,
+        namespace,
+        timeout,
+        base_url,
+        smoke_ready_timeout,
+        kubeconfig,
+        context,
+    )
 
 
 def _roll_check_undo(
+    settings: Settings,
     kind: Kind,
     namespace: str,
     timeout: float,
@@ -91,13 +106,11 @@ def _roll_check_undo(
     kubeconfig: str | None,
     context: str | None,
 ) -> None:
-    from mingo.config import load_settings
     from mingo.deploy.kubernetes import DeployError, load_apps_api
     from mingo.deploy.redeploy import redeploy_champion
     from mingo.deploy.steps import service_base_url
     from mingo.tracking import mlflow_client
 
-    settings = load_settings()
     try:
         outcome = redeploy_champion(
             load_apps_api(kubeconfig, context),
