@@ -14,10 +14,8 @@ import shlex
 import subprocess
 import sys
 import tomllib
-import uuid
 from dataclasses import dataclass, field
 from importlib.metadata import packages_distributions
-from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -401,64 +399,71 @@ def test_python_on_path_is_the_venv_the_image_installs(dockerfile: Dockerfile) -
     assert all("--active" in sync for sync in uv_syncs(dockerfile, "pipeline"))
 
 
-def test_the_kubernetes_executor_worker_runs_airflow_in_the_pipeline_image(
-    dockerfile: Dockerfile,
-) -> None:
-    """Airflow's own pod builder makes the worker pod of a task whose pod_override names the
-    pipeline image; by Kubernetes' rules the container must run Airflow's task runner."""
-    from airflow.executors.workloads.base import BundleInfo
-    from airflow.executors.workloads.task import ExecuteTask, TaskInstanceDTO
-    from airflow.providers.cncf.kubernetes.pod_generator import (
-        PodGenerator,
-        workload_to_command_args,
-    )
-    from kubernetes.client import models as k8s
+# Airflow's own pod builder makes the worker pod of a task whose pod_override names the
+# pipeline image. In a subprocess with a throwaway AIRFLOW_HOME: Airflow reads (and writes) its
+# configuration when first imported.
+EXECUTOR_POD_PROBE = """
+import json, sys, uuid
+from importlib.util import find_spec
+from airflow.executors.workloads.base import BundleInfo
+from airflow.executors.workloads.task import ExecuteTask, TaskInstanceDTO
+from airflow.providers.cncf.kubernetes.pod_generator import PodGenerator, workload_to_command_args
+from kubernetes.client import models as k8s
 
-    ti = TaskInstanceDTO(
-        id=uuid.uuid4(),
-        task_id="decide",
-        dag_id="mingo_retrain_binary",
-        run_id="manual__2026-01-01",
-        try_number=1,
-        dag_version_id=uuid.uuid4(),
-        pool_slots=1,
-        priority_weight=1,
-    )
-    workload = ExecuteTask(
-        ti=ti,
-        dag_rel_path="mingo_retrain.py",
-        bundle_info=BundleInfo(name="dags-folder"),
-        token="token",
-        log_path=None,
-    )
+image = sys.argv[1]
+ti = TaskInstanceDTO(
+    id=uuid.uuid4(), task_id="decide", dag_id="mingo_retrain_binary",
+    run_id="manual__2026-01-01", try_number=1, dag_version_id=uuid.uuid4(),
+    pool_slots=1, priority_weight=1,
+)
+workload = ExecuteTask(
+    ti=ti, dag_rel_path="mingo_retrain.py", bundle_info=BundleInfo(name="dags-folder"),
+    token="token", log_path=None,
+)
+base_worker_pod = k8s.V1Pod(
+    metadata=k8s.V1ObjectMeta(name="worker"),
+    spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base", image="apache/airflow")]),
+)
+pod_override = k8s.V1Pod(spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base", image=image)]))
+pod = PodGenerator.construct_pod(
+    dag_id=ti.dag_id, task_id=ti.task_id, pod_id="mingo-decide", try_number=1,
+    kube_image="apache/airflow", date=None, args=workload_to_command_args(workload),
+    pod_override_object=pod_override, base_worker_pod=base_worker_pod, namespace="airflow",
+    scheduler_job_id="1", run_id=ti.run_id,
+)
+container = pod.spec.containers[0]
+print(json.dumps({
+    "image": container.image, "command": container.command, "args": container.args,
+    "module_found": find_spec(sys.argv[2]) is not None,
+}))
+"""
+
+
+def test_the_kubernetes_executor_worker_runs_airflow_in_the_pipeline_image(
+    dockerfile: Dockerfile, tmp_path: Path
+) -> None:
+    """By Kubernetes' rules the worker container must run Airflow's task runner."""
     image = "registry.example/mingo-pipeline:0.1.0"
-    base_worker_pod = k8s.V1Pod(
-        metadata=k8s.V1ObjectMeta(name="worker"),
-        spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base", image="apache/airflow")]),
+    probe = tmp_path / "executor_pod.py"
+    probe.write_text(EXECUTOR_POD_PROBE)
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow")}
+    result = subprocess.run(
+        [sys.executable, str(probe), image, EXECUTE_WORKLOAD],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
-    pod_override = k8s.V1Pod(
-        spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base", image=image)])
-    )
-    pod = PodGenerator.construct_pod(
-        dag_id=ti.dag_id,
-        task_id=ti.task_id,
-        pod_id="mingo-decide",
-        try_number=1,
-        kube_image="apache/airflow",
-        date=None,
-        args=workload_to_command_args(workload),
-        pod_override_object=pod_override,
-        base_worker_pod=base_worker_pod,
-        namespace="airflow",
-        scheduler_job_id="1",
-        run_id=ti.run_id,
-    )
-    container = pod.spec.containers[0]
-    assert container.image == image
-    argv = effective_argv(dockerfile, "pipeline", container.command, container.args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    container = json.loads(result.stdout.strip().splitlines()[-1])
+    assert container["image"] == image
+    assert container["command"] is None, "the executor gives args only"
+    argv = effective_argv(dockerfile, "pipeline", container["command"], container["args"])
     assert argv[:3] == ["python", "-m", EXECUTE_WORKLOAD], argv[:3]
     # The module exists in the Airflow the lock pins (the pipeline image installs the same).
-    assert find_spec(EXECUTE_WORKLOAD) is not None
+    assert container["module_found"]
 
 
 def test_the_argv_rule_would_catch_an_entrypoint() -> None:
