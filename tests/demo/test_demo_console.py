@@ -9,12 +9,11 @@ from typing import Any
 from rich.console import Console
 
 from mingo.cli.demo import console as show
-from mingo.models.target import TargetDefinition
-from mingo.retraining.decision import DataIdentity, Decision
-from mingo.retraining.request import RetrainRequest
+from mingo.registry import RecordedData, RecordedDecision
 
 
-def decision(model: str, promoted: bool, reason: str, before: str | None) -> Decision:
+def decision(model: str, promoted: bool, reason: str, before: str | None) -> RecordedDecision:
+    """A decision as `mingo.registry.read_decision` hands it to the demo."""
     fields: dict[str, Any] = {
         "model": model,
         "candidate_version": "2" if before else "1",
@@ -27,25 +26,12 @@ def decision(model: str, promoted: bool, reason: str, before: str | None) -> Dec
         "reason": reason,
         "champion_status": "scored" if before else "none",
         "judged_against": "champion" if before else "none",
-        "candidate_target": TargetDefinition(
-            kind="binary", label_window_days=30, candidate_policy=None, feature_schema_version=1
-        ),
-        "champion_target": None,
-        "absolute_improvement": None,
-        "relative_improvement": None,
         "min_absolute_margin": 0.005,
         "min_relative_margin": 0.01,
-        "guardrails": [],
-        "forced": False,
-        "dry_run": False,
-        "request": RetrainRequest(kind="binary"),
-        "data": DataIdentity(uri="x.csv", rows=10, sha256="0" * 64, cutoff=date(2024, 3, 1)),
-        "mlflow_run_id": "r",
-        "candidate_metrics": {"accuracy": 0.71},
-        "baseline_metrics": {"accuracy": 0.5},
+        "data": RecordedData(uri="x.csv", rows=10, sha256="0" * 64, cutoff=date(2024, 3, 1)),
         "decided_at": datetime(2024, 4, 1, tzinfo=UTC),
     }
-    return Decision.model_validate(fields)
+    return RecordedDecision.model_validate(fields)
 
 
 def rendered(*renderables: object) -> str:

@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from mingo.cli.context import settings_of
+
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 WIDTH_WHEN_NOT_A_TERMINAL = 130
@@ -19,6 +21,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def demo(
+    ctx: typer.Context,
     customers: Annotated[
         int, typer.Option("--customers", min=200, help="Customers in the generated purchases")
     ] = 20_000,
@@ -44,14 +47,13 @@ def demo(
 
     from mingo.cli.demo.console import print_error
     from mingo.cli.demo.scenario import DemoOptions, run_demo
-    from mingo.config import load_settings
 
     console = Console()
     if not console.is_terminal:
         # Piped to a file or CI log: wide enough that the tables keep one line per row.
         console = Console(width=WIDTH_WHEN_NOT_A_TERMINAL)
     options = DemoOptions(
-        home=home or load_settings().home / "demo",
+        home=home or settings_of(ctx).home / "demo",
         customers=customers,
         seed=seed,
         weeks_between_runs=weeks,

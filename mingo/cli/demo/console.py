@@ -10,7 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from mingo.cli.demo.predictions import ServiceAnswer
-from mingo.retraining.decision import Decision
+from mingo.registry import RecordedDecision
 
 SHORT_ID = 10
 
@@ -24,7 +24,7 @@ def _score(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def decisions_table(title: str, decisions: list[Decision]) -> Table:
+def decisions_table(title: str, decisions: list[RecordedDecision]) -> Table:
     table = Table(title=title, title_justify="left")
     for column in ("model", "candidate", "champion", "promoted", "metric", "candidate", "champion"):
         table.add_column(column)
@@ -37,14 +37,14 @@ def decisions_table(title: str, decisions: list[Decision]) -> Table:
             f"v{decision.candidate_version}",
             moved if before != after else f"v{after} kept",
             "[green]promoted[/green]" if decision.promoted else "[yellow]kept[/yellow]",
-            decision.metric,
+            decision.metric or "-",
             _score(decision.candidate_score),
             _score(decision.champion_score),
         )
     return table
 
 
-def decision_reasons(decisions: list[Decision]) -> str:
+def decision_reasons(decisions: list[RecordedDecision]) -> str:
     """One line per model: why it was promoted or kept (the decision's own words)."""
     return "\n".join(f"  {d.model}: {d.reason}" for d in decisions)
 

@@ -7,6 +7,7 @@ Everything started here is stopped in a `finally`, also on Ctrl-C or an error.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -31,10 +32,12 @@ from mingo import MODEL_KINDS, ModelKind
 from mingo.cli.demo import console as show
 from mingo.cli.demo.predictions import ServiceAnswer, ask, request_body, sample_customers
 from mingo.cli.demo.snapshots import DemoData, Snapshot, make_demo_data
+from mingo.config import load_settings
 from mingo.deploy.local import reload_local_service
+from mingo.registry import RecordedDecision, read_decision
 from mingo.report import REPORTS_DIRNAME
-from mingo.retraining.decision import Decision
 from mingo.serving.process import LocalService, free_local_port, mingo_executable, wait_until_ready
+from mingo.tracking import mlflow_client
 
 # Variables that would point the demo at another MLflow, ZenML or S3 than its embedded home.
 FOREIGN_PREFIXES = ("MLFLOW_", "ZENML_", "MINGO_", "AWS_", "BENTOML_HOME")
@@ -59,8 +62,8 @@ class DemoOptions(BaseModel):
 @dataclass
 class DemoOutcome:
     data: DemoData | None = None
-    first_decisions: list[Decision] = field(default_factory=list)
-    second_decisions: list[Decision] = field(default_factory=list)
+    first_decisions: list[RecordedDecision] = field(default_factory=list)
+    second_decisions: list[RecordedDecision] = field(default_factory=list)
     first_answers: list[ServiceAnswer] = field(default_factory=list)
     second_answers: list[ServiceAnswer] = field(default_factory=list)
     reports: list[Path] = field(default_factory=list)
@@ -104,8 +107,11 @@ def reset_home(home: Path) -> None:
 
 def run_training(
     kind: ModelKind, snapshot: Snapshot, home: Path, run_label: str, timeout_s: float
-) -> Decision:
-    """`mingo train KIND --data URI`; the decision is the last line of its stdout."""
+) -> RecordedDecision:
+    """`mingo train KIND --data URI`, then the decision it recorded on the version it
+    registered, read back from the demo's registry with `mingo.registry.read_decision` (the
+    one reader, as the DAG reads it). Of the printed decision (the last stdout line) only the
+    candidate version is taken, to know which version to read."""
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     out_path = logs / f"train-{kind}-{run_label}.out"
@@ -127,7 +133,11 @@ def run_training(
             f"mingo train {kind} --data {snapshot.uri} exited with {completed.returncode}; "
             f"log {err_path}:\n{tail}"
         )
-    return Decision.model_validate_json(lines[-1])
+    version = json.loads(lines[-1]).get("candidate_version")
+    if version is None:
+        raise TrainingFailedError(f"mingo train {kind} --data {snapshot.uri} registered no version")
+    client = mlflow_client(load_settings(child_environment(home)))
+    return read_decision(client, kind, str(version))
 
 
 def ask_all(
