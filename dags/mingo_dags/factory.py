@@ -69,7 +69,7 @@ def make_step(
 ) -> BaseOperator:
     """One `mingo` command as a pod (kubernetes runner) or a local process (local runner).
 
-    `final_exit_codes` (local runner): exits that fail without retry, e.g. bad data.
+    `final_exit_codes`: exits that fail without retry, e.g. bad data (both runners).
     `deploys_version`: the command acts on the version `decide` found promoted.
     """
     if config.runner == "kubernetes":
@@ -82,6 +82,7 @@ def make_step(
             cluster=config.kubernetes,
             resources=resources,
             deploys_version=deploys_version,
+            final_exit_codes=final_exit_codes,
             **operator_kwargs,
         )
     from mingo_dags.local_step import LocalServiceSmokeTestOperator, MingoProcessOperator

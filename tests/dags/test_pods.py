@@ -8,8 +8,10 @@ import kubernetes_validate
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.providers.common.compat.sdk import AirflowException
 from airflow.sdk.exceptions import AirflowFailException
 from kubernetes.client import ApiClient
+from kubernetes.client import models as k8s
 
 from tests.dags.conftest import DAGS_FOLDER, KINDS
 
@@ -144,8 +146,18 @@ def test_registry_steps_run_in_the_pipeline_image(
     (container,) = manifest["spec"]["containers"]
     assert container["name"] == "base"
     assert container["image"] == "registry.example/mingo-pipeline:1.2.3"
+    # No command: the executor's args (`python -m airflow.sdk.execution_time...`) run as given.
+    assert "command" not in container and "args" not in container
     assert container["envFrom"] == [{"configMapRef": {"name": "mingo-config"}}]
-    assert {item["name"] for item in container["env"]} == set(SECRET_ENV)
+    secret_env = {item["name"] for item in container["env"] if "valueFrom" in item}
+    assert secret_env == set(SECRET_ENV)
+    plain = {item["name"]: item["value"] for item in container["env"] if "value" in item}
+    # Where the Airflow chart's pod template mounts airflow.cfg, and the image user's home.
+    assert plain == {"AIRFLOW_HOME": "/opt/airflow", "HOME": "/home/mingo"}
+    security = container["securityContext"]
+    assert (security["runAsUser"], security["runAsGroup"]) == (10001, 10001)
+    assert security["runAsNonRoot"] is True
+    assert security["allowPrivilegeEscalation"] is False
 
 
 class DecidedTaskInstance:
@@ -174,3 +186,101 @@ def test_deploy_pods_act_on_the_version_decide_found_promoted(
     context["ti"] = DecidedTaskInstance({"promoted": False, "candidate_version": "5"})
     with pytest.raises(AirflowFailException, match="no promoted version"):
         operator._inputs(context)
+
+
+class RecordingCoreV1:
+    """The Kubernetes API calls the operator's cleanup makes, recorded (no API server here)."""
+
+    def __init__(self, remote_pod: k8s.V1Pod) -> None:
+        self.remote_pod = remote_pod
+        self.calls: list[str] = []
+
+    def patch_namespaced_pod(self, **_: Any) -> None:
+        self.calls.append("patch")
+
+    def read_namespaced_pod(self, *_: Any, **__: Any) -> k8s.V1Pod:
+        self.calls.append("read")
+        return self.remote_pod
+
+    def list_namespaced_event(self, *_: Any, **__: Any) -> k8s.CoreV1EventList:
+        self.calls.append("events")
+        return k8s.CoreV1EventList(items=[])
+
+    def delete_namespaced_pod(self, *_: Any, **__: Any) -> None:
+        self.calls.append("delete")
+
+
+def finished_pod(pod: k8s.V1Pod, exit_code: int) -> k8s.V1Pod:
+    terminated = k8s.V1ContainerStateTerminated(exit_code=exit_code, reason="Error")
+    return k8s.V1Pod(
+        metadata=pod.metadata,
+        spec=pod.spec,
+        status=k8s.V1PodStatus(
+            phase="Succeeded" if exit_code == 0 else "Failed",
+            container_statuses=[
+                k8s.V1ContainerStatus(
+                    name="base",
+                    image="registry.example/mingo-pipeline:1.2.3",
+                    image_id="",
+                    ready=False,
+                    restart_count=0,
+                    state=k8s.V1ContainerState(terminated=terminated),
+                )
+            ],
+        ),
+    )
+
+
+def finish(operator: KubernetesPodOperator, exit_code: int) -> RecordingCoreV1:
+    """The operator's own end of a pod (cleanup, which the blocking and the deferrable
+    paths both end in) on a pod whose container exited with `exit_code`."""
+    pod = operator.build_pod_request_obj(dry_run=True)
+    remote = finished_pod(pod, exit_code)
+    api = RecordingCoreV1(remote)
+    operator.__dict__["client"] = api  # the cached Kubernetes client
+    operator.__dict__.pop("pod_manager", None)
+    operator.cleanup(pod, remote)
+    return api
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("task_id", ["validate_data", "retrain"])
+def test_bad_data_fails_the_pod_step_without_retry(
+    kubernetes_dags: dict[str, Any], kind: str, task_id: str
+) -> None:
+    operator = kubernetes_dags[f"mingo_retrain_{kind}"].task_dict[task_id]
+    assert operator.retries >= 1, "the step is retried on other failures"
+    with pytest.raises(AirflowFailException, match="exited with 2: a final failure") as raised:
+        finish(operator, 2)
+    # The provider's own message stays in it.
+    assert "returned a failure" in str(raised.value)
+
+
+@pytest.mark.parametrize("task_id", ["validate_data", "retrain", "redeploy", "smoke_test"])
+def test_other_pod_failures_stay_retryable_and_the_pod_is_kept(
+    kubernetes_dags: dict[str, Any], task_id: str
+) -> None:
+    operator = kubernetes_dags["mingo_retrain_binary"].task_dict[task_id]
+    for exit_code in (1, 3, 137):
+        with pytest.raises(AirflowException, match="returned a failure") as raised:
+            finish(operator, exit_code)
+        assert not isinstance(raised.value, AirflowFailException), exit_code
+        # A failed pod is kept for inspection: the cleanup does not delete it.
+        assert "delete" not in operator.client.calls
+
+
+def test_a_deploy_step_exiting_2_is_retried_like_any_failure(
+    kubernetes_dags: dict[str, Any],
+) -> None:
+    operator = kubernetes_dags["mingo_retrain_binary"].task_dict["smoke_test"]
+    with pytest.raises(AirflowException) as raised:
+        finish(operator, 2)
+    assert not isinstance(raised.value, AirflowFailException)
+
+
+def test_a_succeeded_pod_is_deleted_and_a_failed_one_kept(kubernetes_dags: dict[str, Any]) -> None:
+    operator = kubernetes_dags["mingo_retrain_binary"].task_dict["validate_data"]
+    assert "delete" in finish(operator, 0).calls
+    with pytest.raises(AirflowFailException):
+        finish(operator, 2)
+    assert "delete" not in operator.client.calls
