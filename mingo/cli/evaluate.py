@@ -12,24 +12,16 @@ from typing import Annotated, Any
 import typer
 
 from mingo.cli.context import settings_of
+from mingo.cli.options import CutoffOption, HorizonOption, KindArgument, describe
 from mingo.exit_codes import EXIT_BAD_DATA, EXIT_FAILED
 
 
 def evaluate(
     ctx: typer.Context,
-    kind: Annotated[str, typer.Argument(help="binary, multiclass or clustering")],
-    data: Annotated[str, typer.Option("--data", help="purchases: local path or s3://bucket/key")],
-    cutoff: Annotated[
-        str | None, typer.Option("--cutoff", help="holdout cutoff YYYY-MM-DD")
-    ] = None,
-    horizon: Annotated[
-        int | None,
-        typer.Option(
-            "--horizon",
-            help="label window in days (binary: buys within it; multiclass: next route in it; "
-            "clustering: cutoff step), as for mingo train",
-        ),
-    ] = None,
+    kind: KindArgument,
+    data: Annotated[str, typer.Option("--data", help="Purchases: local path or s3://bucket/key")],
+    cutoff: CutoffOption = None,
+    horizon: HorizonOption = None,
 ) -> None:
     """Print a metrics JSON: the model's metrics at top level, the baseline's under `baseline`."""
     from pydantic import ValidationError
@@ -50,8 +42,7 @@ def evaluate(
             horizon_days=horizon,
         )
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise typer.BadParameter(problems) from None
+        raise typer.BadParameter(describe(error)) from None
     config = apply_request(
         load_retraining_config(request.kind), request
     ).model_config_for_training()

@@ -15,6 +15,7 @@ import typer
 
 from mingo import MODEL_KINDS, ModelKind
 from mingo.cli.context import settings_of
+from mingo.cli.options import CutoffOption, HorizonOption, KindArgument, describe
 from mingo.exit_codes import EXIT_BAD_DATA, EXIT_BUSY, EXIT_FAILED
 
 if TYPE_CHECKING:
@@ -36,23 +37,13 @@ def parse_kind(value: str) -> ModelKind:
 
 def train(
     ctx: typer.Context,
-    kind: Annotated[str, typer.Argument(help="binary, multiclass or clustering")],
+    kind: KindArgument,
     data: Annotated[
         str | None,
         typer.Option("--data", help="Purchases: local path or s3://bucket/key (data_uri)"),
     ] = None,
-    cutoff: Annotated[
-        str | None, typer.Option("--cutoff", help="Holdout cutoff YYYY-MM-DD")
-    ] = None,
-    horizon: Annotated[
-        int | None,
-        typer.Option(
-            "--horizon",
-            help="Label window in days (horizon_days): binary buys within it, multiclass's "
-            "next route is the first in it, clustering's cutoff step. A champion with another "
-            "window is not comparable (not promoted unless --force-promote)",
-        ),
-    ] = None,
+    cutoff: CutoffOption = None,
+    horizon: HorizonOption = None,
     min_absolute_margin: Annotated[
         float | None,
         typer.Option(
@@ -98,8 +89,7 @@ def train(
             config_path=config,
         )
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise _fail(f"invalid options: {problems}", EXIT_FAILED) from None
+        raise _fail(f"invalid options: {describe(error)}", EXIT_FAILED) from None
     _retrain(request, runner, settings)
 
 

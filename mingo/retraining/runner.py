@@ -19,7 +19,7 @@ from mingo.config import Settings
 from mingo.models import api as models
 from mingo.retraining import stages
 from mingo.retraining.config import RetrainingConfig, apply_request, load_retraining_config
-from mingo.retraining.decision import Decision
+from mingo.retraining.decision import DataIdentity, Decision
 from mingo.retraining.request import RetrainRequest
 
 # Runners by name; any other "module:attribute" is imported as given (a plugin, a test runner).
@@ -80,31 +80,47 @@ class InProcessRunner:
         done("datasets", f"{len(train.features):,} training rows, holdout as of {holdout.cutoff}")
         trained = models.fit(train, training)
         done("train", trained.kind)
-        metrics, baseline = stages.evaluate(trained, train, holdout, training)
-        metric = plan.config.promotion.metric
-        done("evaluate", f"{metric} {metrics.get(metric)}")
-        candidate = stages.register(
-            trained,
-            holdout,
-            training,
-            metrics,
-            baseline,
-            identity,
-            dry_run=plan.request.dry_run,
-            settings=settings,
-        )
-        done("register", f"version {candidate.version}")
-        comparison = stages.compare(
-            candidate,
-            holdout,
-            plan.config.promotion,
-            force=plan.request.force_promote,
-            settings=settings,
-        )
-        done("compare", comparison.champion_status)
-        decision = stages.conclude(candidate, comparison, identity, plan.request, settings)
-        done("conclude", "promoted" if decision.promoted else "not promoted")
-        return decision
+        return judge_candidate(trained, train, holdout, identity, plan, settings, done)
+
+
+def judge_candidate(
+    trained: models.TrainedModel,
+    train: models.Dataset,
+    holdout: models.Dataset,
+    identity: DataIdentity,
+    plan: RetrainingPlan,
+    settings: Settings,
+    progress: Progress | None = None,
+) -> Decision:
+    """The second half of a retraining, for a trained candidate: evaluate, register, compare
+    with the champion on the same holdout, conclude."""
+    done = progress or _silent
+    training = plan.config.model_config_for_training()
+    metrics, baseline = stages.evaluate(trained, train, holdout, training)
+    metric = plan.config.promotion.metric
+    done("evaluate", f"{metric} {metrics.get(metric)}")
+    candidate = stages.register(
+        trained,
+        holdout,
+        training,
+        metrics,
+        baseline,
+        identity,
+        dry_run=plan.request.dry_run,
+        settings=settings,
+    )
+    done("register", f"version {candidate.version}")
+    comparison = stages.compare(
+        candidate,
+        holdout,
+        plan.config.promotion,
+        force=plan.request.force_promote,
+        settings=settings,
+    )
+    done("compare", comparison.champion_status)
+    decision = stages.conclude(candidate, comparison, identity, plan.request, settings)
+    done("conclude", "promoted" if decision.promoted else "not promoted")
+    return decision
 
 
 def _silent(stage: str, detail: str) -> None:

@@ -24,50 +24,43 @@ from mingo.promotion import promote_version
 from mingo.registry import CHAMPION, get_alias_version, get_version_tags
 from mingo.report import report_path
 from mingo.retraining import stages
-from mingo.retraining.config import shipped_policy
+from mingo.retraining.config import apply_request, load_retraining_config
 from mingo.retraining.decision import Decision
 from mingo.retraining.request import RetrainRequest
+from mingo.retraining.runner import RetrainingPlan, judge_candidate
 from mingo.tracking import mlflow_client
 from tests.pipelines.conftest import small_purchases
 
-POLICY = shipped_policy("binary")
+DATA_URI = "generated.csv"
 
 
 @dataclass(frozen=True)
 class Trained:
-    config: models.ModelConfig
+    plan: RetrainingPlan
     train: models.Dataset
     holdout: models.Dataset
     model: models.TrainedModel
 
 
-def train(purchases: pd.DataFrame, **settings: object) -> Trained:
-    config = models.ModelConfig(kind="binary", **settings)  # type: ignore[arg-type]
-    train_set, holdout = models.build_datasets(purchases, config)
-    return Trained(config, train_set, holdout, models.fit(train_set, config))
+def train(purchases: pd.DataFrame, horizon_days: int | None = None) -> Trained:
+    request = RetrainRequest(kind="binary", data_uri=DATA_URI, horizon_days=horizon_days)
+    config = apply_request(load_retraining_config("binary"), request)
+    plan = RetrainingPlan(request=request, config=config, data_uri=DATA_URI)
+    training = config.model_config_for_training()
+    train_set, holdout = models.build_datasets(purchases, training)
+    return Trained(plan, train_set, holdout, models.fit(train_set, training))
 
 
-def judge_candidate(
+def judge(
     trained: Trained, model: models.TrainedModel | None = None, force: bool = False
 ) -> Decision:
-    """Evaluate, register, compare with the champion and conclude, as a retraining does."""
-    settings = load_settings()
-    model = model or trained.model
-    metrics, baseline = stages.evaluate(model, trained.train, trained.holdout, trained.config)
-    identity = stages.identify_data("generated", small_purchases_cached())
-    candidate = stages.register(
-        model,
-        trained.holdout,
-        trained.config,
-        metrics,
-        baseline,
-        identity,
-        dry_run=False,
-        settings=settings,
+    """What a retraining does with a trained candidate (this one, or `model` in its place)."""
+    request = trained.plan.request.model_copy(update={"force_promote": force})
+    plan = trained.plan.model_copy(update={"request": request})
+    identity = stages.identify_data(DATA_URI, small_purchases_cached())
+    return judge_candidate(
+        model or trained.model, trained.train, trained.holdout, identity, plan, load_settings()
     )
-    comparison = stages.compare(candidate, trained.holdout, POLICY, force=force, settings=settings)
-    request = RetrainRequest(kind="binary", force_promote=force)
-    return stages.conclude(candidate, comparison, identity, request, settings)
 
 
 _PURCHASES: list[pd.DataFrame] = []
@@ -93,7 +86,7 @@ def registry_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry
         patch.setenv("MINGO_HOME", str(home))
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
         working = train(small_purchases_cached())
-        first = judge_candidate(working)
+        first = judge(working)
         assert first.promoted, first.reason
         assert first.champion_version_after is not None
         yield Registry(home, working, first.champion_version_after)
@@ -125,7 +118,7 @@ def test_a_threshold_above_every_score_is_not_promoted_over_a_working_champion(
         estimator=working.model.estimator,
         metadata={**working.model.metadata, "threshold": float(scores.max()) + 0.01},
     )
-    decision = judge_candidate(working, degenerate)
+    decision = judge(working, degenerate)
 
     # It answers "will not buy" for everyone: the ranking is intact, the served answer is not.
     assert decision.candidate_metrics["f1"] == 0.0
@@ -147,7 +140,7 @@ def test_a_seven_day_candidate_is_not_comparable_with_the_thirty_day_champion(
     registry: Registry,
 ) -> None:
     seven_days = train(small_purchases_cached(), horizon_days=7)
-    decision = judge_candidate(seven_days)
+    decision = judge(seven_days)
 
     assert not decision.promoted
     assert decision.champion_status == "not_comparable"
@@ -164,7 +157,7 @@ def test_a_seven_day_candidate_is_not_comparable_with_the_thirty_day_champion(
     assert tags["mingo.decision.reason"] == decision.reason
     assert tags["mingo.target.label_window_days"] == "7"
 
-    forced = judge_candidate(seven_days, force=True)
+    forced = judge(seven_days, force=True)
     assert forced.promoted and forced.forced
     assert forced.reason.startswith("forced promotion (would not have promoted: not comparable")
     assert champion() == forced.candidate_version
@@ -185,7 +178,7 @@ def expected_against_baseline(decision: Decision) -> bool:
 
 
 def register_champion(model: models.TrainedModel, trained: Trained) -> str:
-    decision = judge_candidate(trained, model, force=True)
+    decision = judge(trained, model, force=True)
     assert decision.promoted and decision.candidate_version is not None
     return decision.candidate_version
 
@@ -202,7 +195,7 @@ def test_a_champion_of_an_older_feature_schema_is_unscorable_and_the_baseline_ju
     old_champion = register_champion(older, working)
     assert champion() == old_champion
 
-    decision = judge_candidate(working)
+    decision = judge(working)
 
     assert decision.champion_status == "unscorable"
     assert decision.judged_against == "baseline"
@@ -230,13 +223,13 @@ def test_a_champion_whose_artifact_is_gone_is_unscorable_and_a_rerun_recovers(
     artifacts = mlflow.get_logged_model(model_id).artifact_location
     shutil.rmtree(artifacts.removeprefix("file://"))
 
-    decision = judge_candidate(working)
+    decision = judge(working)
 
     assert decision.champion_status == "unscorable"
     assert decision.reason.startswith(f"champion unscorable: version {lost} cannot be loaded: ")
     assert decision.promoted == expected_against_baseline(decision)
     if not decision.promoted:
         # Forcing gets past an unscorable champion: nothing needs a person in the registry.
-        forced = judge_candidate(working, force=True)
+        forced = judge(working, force=True)
         assert forced.promoted and forced.champion_status == "unscorable"
     assert champion() != lost

@@ -22,16 +22,17 @@ import pytest
 from mingo.config import load_settings
 from mingo.data.generate import generate_purchases
 from mingo.models import api as models
-from mingo.registry import load_model
+from mingo.registry import CHAMPION, get_alias_version, load_model
 from mingo.report import (
     REPORT_ARTIFACT,
     render_retraining_report,
     report_path,
 )
 from mingo.retraining import stages
-from mingo.retraining.config import shipped_policy
+from mingo.retraining.config import apply_request, load_retraining_config
 from mingo.retraining.decision import Decision
 from mingo.retraining.request import RetrainRequest
+from mingo.retraining.runner import RetrainingPlan, judge_candidate
 from mingo.tracking import mlflow_client
 
 CUSTOMERS = 800
@@ -47,24 +48,23 @@ class Retraining:
 
 def retrain(purchases: pd.DataFrame, uri: str) -> Retraining:
     settings = load_settings()
-    config = models.ModelConfig(kind="binary")
-    train, holdout = models.build_datasets(purchases, config)
-    identity = stages.identify_data(uri, purchases, cutoff=holdout.cutoff)
-    trained = models.fit(train, config)
-    metrics, baseline = stages.evaluate(trained, train, holdout, config)
-    candidate = stages.register(
-        trained, holdout, config, metrics, baseline, identity, dry_run=False, settings=settings
-    )
-    comparison = stages.compare(
-        candidate, holdout, shipped_policy("binary"), force=False, settings=settings
-    )
-    champion_metrics = None
-    if comparison.champion_version_before is not None:
-        champion = load_model("binary", comparison.champion_version_before)
-        champion_metrics = models.score(champion, holdout)
-    # conclude() records the decision, then writes and logs the report itself.
     request = RetrainRequest(kind="binary", data_uri=uri)
-    decision = stages.conclude(candidate, comparison, identity, request, settings)
+    plan = RetrainingPlan(
+        request=request,
+        config=apply_request(load_retraining_config("binary"), request),
+        data_uri=uri,
+    )
+    training = plan.config.model_config_for_training()
+    train, holdout = models.build_datasets(purchases, training)
+    identity = stages.identify_data(uri, purchases, cutoff=holdout.cutoff)
+    champion = get_alias_version(mlflow_client(settings), "binary", CHAMPION)
+    champion_metrics = None
+    if champion is not None:
+        champion_metrics = models.score(load_model("binary", champion), holdout)
+    # The decision records itself, then writes and logs the report.
+    decision = judge_candidate(
+        models.fit(train, training), train, holdout, identity, plan, settings
+    )
     path = report_path(decision, settings.home)
     return Retraining(decision, champion_metrics, path if path.exists() else None)
 
