@@ -57,3 +57,9 @@ images:
 
 clean:
 	rm -rf $(VENV) .mingo .pytest_cache .mypy_cache .ruff_cache
+
+# charts/mingo-prediction played with `podman kube play` against the test servers (needs the
+# images of `make images`; tests/pods/test_prediction_chart_played.py, docker/README.md).
+.PHONY: chart-play
+chart-play: install tools system-deps
+	$(BIN)/pytest -p no:cacheprovider tests/pods/test_prediction_chart_played.py

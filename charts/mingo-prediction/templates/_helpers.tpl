@@ -55,3 +55,15 @@ mingo-config
 {{- define "mingo-prediction.servingConfigMapName" -}}
 mingo-prediction-config
 {{- end -}}
+
+{{/* The release namespace, then extraNamespaces (no duplicates), as a JSON list: where
+mingo-config and the chart-managed Secrets are rendered. */}}
+{{- define "mingo-prediction.configNamespaces" -}}
+{{- $namespaces := list .Release.Namespace -}}
+{{- range $namespace := .Values.extraNamespaces | default list -}}
+{{- if not (has $namespace $namespaces) -}}
+{{- $namespaces = append $namespaces $namespace -}}
+{{- end -}}
+{{- end -}}
+{{- $namespaces | toJson -}}
+{{- end -}}
