@@ -30,6 +30,11 @@ PIPELINE_HOME = "/home/mingo"
 # execution API URL), the logs volume and the DAGs: the AIRFLOW_HOME of Airflow's own image,
 # which the pipeline image does not set.
 AIRFLOW_HOME = "/opt/airflow"
+# The chart gives every worker the metadata database's PostgreSQL URL. Airflow 3's task runner
+# never opens it (it talks to the execution API), but it builds the engines when it starts,
+# which imports the async driver (asyncpg) that the pipeline image does not carry: the task
+# pods point both settings at an unused SQLite file instead (no database credential is used).
+UNUSED_METADATA_DB = "sqlite:////tmp/airflow-task-pod-unused.db"
 
 
 def base_container_exit_code(pod: k8s.V1Pod | None, container: str = "base") -> int | None:
@@ -174,6 +179,7 @@ def registry_task_executor_config(cluster: KubernetesConfig) -> dict[str, Any]:
       image sets it, the pipeline image does not; without it Airflow would look in ~/airflow);
     - the image's own user (uid/gid 10001) and HOME=/home/mingo: uid 50000 has no account in
       the pipeline image, so its HOME would be `/`, where nothing can be written;
+    - the metadata database settings pointed at an unused SQLite file (UNUSED_METADATA_DB);
     - the ConfigMap and Secrets of the step pods. The task pod lives in Airflow's namespace,
       which must hold the same ConfigMap and Secrets.
     """
@@ -192,6 +198,12 @@ def registry_task_executor_config(cluster: KubernetesConfig) -> dict[str, Any]:
                         env=[
                             k8s.V1EnvVar(name="AIRFLOW_HOME", value=AIRFLOW_HOME),
                             k8s.V1EnvVar(name="HOME", value=PIPELINE_HOME),
+                            k8s.V1EnvVar(
+                                name="AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", value=UNUSED_METADATA_DB
+                            ),
+                            k8s.V1EnvVar(
+                                name="AIRFLOW__CORE__SQL_ALCHEMY_CONN", value=UNUSED_METADATA_DB
+                            ),
                             *(
                                 k8s.V1EnvVar(
                                     name=variable,

@@ -153,7 +153,14 @@ def test_registry_steps_run_in_the_pipeline_image(
     assert secret_env == set(SECRET_ENV)
     plain = {item["name"]: item["value"] for item in container["env"] if "value" in item}
     # Where the Airflow chart's pod template mounts airflow.cfg, and the image user's home.
-    assert plain == {"AIRFLOW_HOME": "/opt/airflow", "HOME": "/home/mingo"}
+    assert plain == {
+        "AIRFLOW_HOME": "/opt/airflow",
+        "HOME": "/home/mingo",
+        # The task runner never opens the metadata DB; the chart's PostgreSQL URL would make
+        # it import a driver the image does not carry (tests/pods).
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "sqlite:////tmp/airflow-task-pod-unused.db",
+        "AIRFLOW__CORE__SQL_ALCHEMY_CONN": "sqlite:////tmp/airflow-task-pod-unused.db",
+    }
     security = container["securityContext"]
     assert (security["runAsUser"], security["runAsGroup"]) == (10001, 10001)
     assert security["runAsNonRoot"] is True
