@@ -209,3 +209,55 @@ def test_install_tools_is_idempotent(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     assert sorted(p.name for p in bin_dir.iterdir()) == before
+
+
+def mlflow_server_args(values: Any) -> list[str]:
+    """The `mlflow server` options the community-charts template renders from `extraArgs`:
+    `--{{ kebabcase $key }}={{ $value }}` for each key."""
+
+    def kebab(name: str) -> str:
+        return "".join(f"-{c.lower()}" if c.isupper() else c for c in name)
+
+    return [f"--{kebab(key)}={value}" for key, value in (values.get("extraArgs") or {}).items()]
+
+
+def test_mlflow_accepts_the_host_names_its_clients_send(monkeypatch: Any) -> None:
+    # MLflow 3 answers 403 "Invalid Host header" to a Host it was not told about; every
+    # in-cluster client (the chart's mingo-config, the DAG pods) sends the Service's FQDN.
+    import flask
+    from mlflow.cli import server as mlflow_server_command
+    from mlflow.server.security import init_security_middleware
+
+    args = mlflow_server_args(load("mlflow.yaml"))
+    (allowed,) = [arg for arg in args if arg.startswith("--allowed-hosts=")]
+    # The flag is the one `mlflow server` (3.17) has: its own parser takes it.
+    parsed = mlflow_server_command.make_context("server", list(args))
+    value = parsed.params["allowed_hosts"]
+    assert value == allowed.removeprefix("--allowed-hosts=")
+
+    # `mlflow server` hands the value to its app through this variable; the middleware reads it.
+    monkeypatch.setenv("MLFLOW_SERVER_ALLOWED_HOSTS", value)
+    app = flask.Flask("mlflow-values-check")
+    app.add_url_rule("/api/2.0/mlflow/experiments/search", view_func=lambda: "ok")
+    init_security_middleware(app)
+    client = app.test_client()
+
+    chart_values = yaml.safe_load((REPO_ROOT / "charts/mingo-prediction/values.yaml").read_text())
+    tracking_host = chart_values["platform"]["mlflowTrackingUri"].removeprefix("http://")
+    assert tracking_host == f"{service_host('mlflow')}:5000"
+    accepted = [
+        tracking_host,
+        service_host("mlflow"),
+        "mlflow:5000",
+        "mlflow.mlops:5000",
+        "mlflow.mlops.svc:5000",
+        "127.0.0.1:15000",  # kubectl port-forward (helm-values/README.md, scripts/kind_e2e.sh)
+        "localhost:5000",
+        "10.244.0.17:5000",  # the kubelet's probes: Host is the pod IP
+    ]
+    for host in accepted:
+        answer = client.get("/api/2.0/mlflow/experiments/search", headers={"Host": host})
+        assert answer.status_code == 200, (host, answer.status_code, answer.get_data(as_text=True))
+    for host in ("mlflow.example.com", "evil.test:5000"):
+        answer = client.get("/api/2.0/mlflow/experiments/search", headers={"Host": host})
+        assert answer.status_code == 403, host
