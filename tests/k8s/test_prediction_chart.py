@@ -61,9 +61,95 @@ def test_the_validator_rejects_an_unknown_field(rendered: RenderedChart) -> None
         kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
 
 
-def test_all_objects_land_in_the_mingo_namespace(rendered: RenderedChart) -> None:
+AIRFLOW_NAMESPACE = "airflow"
+
+
+def test_all_objects_land_in_the_mingo_namespace_but_airflows_copy_of_mingo_config(
+    rendered: RenderedChart,
+) -> None:
+    outside = []
     for obj in rendered.objects:
-        assert obj["metadata"]["namespace"] == NAMESPACE, obj["metadata"]["name"]
+        if obj["metadata"]["namespace"] != NAMESPACE:
+            outside.append((obj["kind"], obj["metadata"]["name"], obj["metadata"]["namespace"]))
+    assert outside == [("ConfigMap", "mingo-config", AIRFLOW_NAMESPACE)]
+
+
+def test_airflows_mingo_config_is_the_same_as_mingos(rendered: RenderedChart) -> None:
+    # Airflow's KubernetesExecutor task pods (the DAGs' registry steps) read mingo-config in
+    # their own namespace; it must say what the pipeline and prediction pods read.
+    copies = {
+        obj["metadata"]["namespace"]: obj["data"]
+        for obj in rendered.of_kind("ConfigMap")
+        if obj["metadata"]["name"] == "mingo-config"
+    }
+    assert set(copies) == {NAMESPACE, AIRFLOW_NAMESPACE}
+    assert copies[AIRFLOW_NAMESPACE] == copies[NAMESPACE]
+    assert copies[NAMESPACE]["MLFLOW_TRACKING_URI"]
+
+
+# Placeholders, not credentials: the chart base64-encodes whatever it is given.
+SECRET_DATA = {
+    "mingo-s3": {"access-key-id": "id-placeholder", "secret-access-key": "key-placeholder"},
+    "mingo-mlflow": {"username": "user-placeholder", "password": "pw-placeholder"},
+    "mingo-api": {"api-key": "api-placeholder"},
+    "mingo-zenml": {"api-key": "zenml-placeholder"},
+}
+
+
+def secret_values_file(tmp_path: Any, data: dict[str, dict[str, str]]) -> Any:
+    path = tmp_path / "secrets.yaml"
+    path.write_text(yaml.safe_dump({"secrets": {"create": True, "data": data}}))
+    return path
+
+
+def test_chart_managed_secrets_exist_in_mingo_and_airflow_with_what_every_pod_reads(
+    tmp_path: Any,
+) -> None:
+    import base64
+
+    objects = render_chart([secret_values_file(tmp_path, SECRET_DATA)])
+    for obj in objects:
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+    secrets = {
+        (obj["metadata"]["namespace"], obj["metadata"]["name"]): {
+            key: base64.b64decode(value).decode() for key, value in obj["data"].items()
+        }
+        for obj in objects
+        if obj["kind"] == "Secret"
+    }
+    assert set(secrets) == {
+        (namespace, name) for namespace in (NAMESPACE, AIRFLOW_NAMESPACE) for name in SECRET_DATA
+    }
+    for (_, name), data in secrets.items():
+        assert data == SECRET_DATA[name]
+    # Every Secret and key the DAG pods (in both namespaces) and the prediction pods read.
+    dag_config = yaml.safe_load((REPO_ROOT / "dags" / "mingo_retrain.yaml").read_text())
+    chart_values = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
+    wanted = [*dag_config["kubernetes"]["secret_env"].values(), *chart_values["secretEnv"].values()]
+    for namespace in (NAMESPACE, AIRFLOW_NAMESPACE):
+        for ref in wanted:
+            assert ref["key"] in secrets[(namespace, ref["secret"])], (namespace, ref)
+
+
+def test_chart_managed_secrets_must_hold_every_key_the_pods_read(tmp_path: Any) -> None:
+    incomplete = {**SECRET_DATA, "mingo-mlflow": {"username": "user-placeholder"}}
+    with pytest.raises(HelmError, match=r"secrets\.data\.mingo-mlflow\.password is missing"):
+        render_chart([secret_values_file(tmp_path, incomplete)])
+
+
+def test_no_secret_is_rendered_unless_the_chart_is_told_to_manage_them(
+    rendered: RenderedChart,
+) -> None:
+    assert rendered.of_kind("Secret") == []
+
+
+def test_the_service_listens_on_the_port_the_probes_and_service_use() -> None:
+    objects = render_chart([], set_values=["serviceDefaults.port=3917"])
+    for deployment in (obj for obj in objects if obj["kind"] == "Deployment"):
+        container = only_container(deployment)
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["BENTOML_PORT"] == "3917"
+        assert [port["containerPort"] for port in container["ports"]] == [3917]
 
 
 def test_the_three_deployments_and_services_carry_the_contract_names(
@@ -151,7 +237,11 @@ def test_containers_run_non_root_on_a_read_only_root_filesystem(rendered: Render
 def test_configuration_comes_from_configmaps_and_credentials_from_secrets(
     rendered: RenderedChart,
 ) -> None:
-    config_maps = {c["metadata"]["name"]: c["data"] for c in rendered.of_kind("ConfigMap")}
+    config_maps = {
+        c["metadata"]["name"]: c["data"]
+        for c in rendered.of_kind("ConfigMap")
+        if c["metadata"]["namespace"] == NAMESPACE
+    }
     assert set(config_maps) == {"mingo-config", "mingo-prediction-config"}
     # The retraining pods read mingo-config too (dags/mingo_retrain.yaml), so it carries no
     # serving-only thread limits.
