@@ -8,8 +8,9 @@
 # (tests/k8s/). This script strings together the steps of helm-values/README.md and
 # docker/README.md for someone with Docker; expect to adjust chart versions when upstream moves.
 #
-# Needs: docker (with a running engine), kind, kubectl, helm 3.21+ (or 4), openssl, curl, and this
-# repository's venv (make install) for `bentoml build`.
+# Needs: docker (with a running engine), kind, kubectl, helm 3.21+ (or 4), openssl, curl, make.
+# The four images are built from uv.lock with `make images CONTAINER_ENGINE=docker` (docker/README.md)
+# and loaded into the node with `kind load docker-image`.
 #
 # Usage: scripts/kind_e2e.sh [up|trigger|down]     (default: up, then trigger)
 #   up       create the cluster `mingo-e2e`, build and load the images, install everything
@@ -19,7 +20,9 @@
 #
 # Credentials are random values generated for this throwaway cluster and written only into
 # Kubernetes Secrets (an existing Secret is kept, so `up` can be rerun); none is printed or
-# stored on disk. One value needs a person: the API key of a ZenML service account, which only
+# stored on disk. The Secret mlops/mingo-pods plays the secret store for MinGo's own Secrets: the
+# prediction chart creates mingo-s3, mingo-mlflow, mingo-zenml and mingo-api in namespaces mingo
+# and airflow from it (secrets.create, values passed through a process substitution). One value needs a person: the API key of a ZenML service account, which only
 # an authenticated ZenML admin can create once the ZenML server runs (helm-values/README.md,
 # step 5). `up` stops there and asks for it; rerun as MINGO_ZENML_API_KEY=... scripts/kind_e2e.sh up
 set -euo pipefail
@@ -37,11 +40,10 @@ random_secret() { openssl rand -hex 24; }
 
 require_tools() {
   local tool
-  for tool in docker kind kubectl helm openssl curl; do
+  for tool in docker kind kubectl helm openssl curl make; do
     command -v "$tool" >/dev/null || die "$tool is not installed"
   done
   docker info >/dev/null 2>&1 || die "no Docker engine is running (kind needs one)"
-  [[ -x "$ROOT/.venv/bin/bentoml" ]] || die "run 'make install' first (needs .venv/bin/bentoml)"
 }
 
 create_cluster() {
@@ -61,15 +63,14 @@ nodes:
 KIND
 }
 
+IMAGES=(mingo-pipeline binary-prediction multiclass-prediction clustering-prediction)
+
 build_and_load_images() {
-  log "images: mingo-pipeline:$TAG and the three prediction Bentos"
-  docker build -f "$ROOT/docker/pipeline.Dockerfile" -t "mingo-pipeline:$TAG" "$ROOT"
-  kind load docker-image --name "$CLUSTER" "mingo-pipeline:$TAG"
-  local kind
-  for kind in binary multiclass clustering; do
-    (cd "$ROOT" && .venv/bin/bentoml build -f "bento_services/bentofile.$kind.yaml" .)
-    (cd "$ROOT" && .venv/bin/bentoml containerize "$kind-prediction:latest" -t "$kind-prediction:$TAG")
-    kind load docker-image --name "$CLUSTER" "$kind-prediction:$TAG"
+  log "images: ${IMAGES[*]} (localhost/<name>:$TAG, make images with docker)"
+  make -C "$ROOT" images CONTAINER_ENGINE=docker IMAGE_REGISTRY=localhost IMAGE_TAG="$TAG"
+  local name
+  for name in "${IMAGES[@]}"; do
+    kind load docker-image --name "$CLUSTER" "localhost/$name:$TAG"
   done
 }
 
@@ -101,9 +102,7 @@ create_secrets() {
   secret airflow airflow-fernet-key --from-literal=fernet-key="$(openssl rand -base64 32 | tr '+/' '-_')"
   secret airflow airflow-api-secret-key --from-literal=api-secret-key="$(random_secret)"
   secret airflow airflow-jwt-secret --from-literal=jwt-secret="$(random_secret)"
-  secret mingo mingo-s3 --from-literal=access-key-id=mingo --from-literal=secret-access-key="$s3_secret"
-  secret mingo mingo-mlflow --from-literal=username=mingo --from-literal=password="$mlflow_mingo"
-  secret mingo mingo-api --from-literal=api-key="$api_key"
+  secret mlops mingo-pods --from-literal=mlflow-password="$mlflow_mingo" --from-literal=api-key="$api_key"
 }
 
 secret_value() {  # namespace secret key
@@ -129,7 +128,7 @@ install_platform() {
   log "MLflow user 'mingo' (admin, for this throwaway cluster)"
   local MLFLOW_ADMIN_PASSWORD MLFLOW_MINGO_PASSWORD
   MLFLOW_ADMIN_PASSWORD=$(secret_value mlops mlflow-admin password)
-  MLFLOW_MINGO_PASSWORD=$(secret_value mingo mingo-mlflow password)
+  MLFLOW_MINGO_PASSWORD=$(secret_value mlops mingo-pods mlflow-password)
   kubectl -n mlops port-forward svc/mlflow 15000:5000 >/dev/null 2>&1 &
   local forward_pid=$!
   sleep 3
@@ -142,12 +141,13 @@ install_platform() {
   kill "$forward_pid"
   helm upgrade --install zenml oci://public.ecr.aws/zenml/zenml --version 0.98.0 -n mlops \
     -f "$ROOT/helm-values/zenml.yaml" --post-renderer "$ROOT/helm-values/zenml-post-renderer.sh" --wait
-  log "ZenML service account key -> Secret mingo/mingo-zenml"
-  if ! kubectl -n mingo get secret mingo-zenml >/dev/null 2>&1; then
+  log "ZenML service account key -> Secret mlops/mingo-pods (zenml-api-key)"
+  if [[ -z "$(kubectl -n mlops get secret mingo-pods -o 'jsonpath={.data.zenml-api-key}')" ]]; then
     [[ -n "${MINGO_ZENML_API_KEY:-}" ]] || die "the ZenML server is up: create a service account
   (kubectl -n mlops port-forward svc/zenml 8080:8080; zenml login http://127.0.0.1:8080;
   zenml service-account create mingo-pipelines) and rerun with MINGO_ZENML_API_KEY=<its key>"
-    kubectl -n mingo create secret generic mingo-zenml --from-literal=api-key="$MINGO_ZENML_API_KEY" >/dev/null
+    kubectl -n mlops patch secret mingo-pods --type merge \
+      -p "{\"stringData\": {\"zenml-api-key\": \"$MINGO_ZENML_API_KEY\"}}" >/dev/null
   fi
 }
 
@@ -178,24 +178,43 @@ YAML
     --set dags.persistence.enabled=true \
     --set dags.persistence.existingClaim=mingo-dags \
     --set "env[0].name=MINGO_RUNNER" --set "env[0].value=kubernetes" \
-    --set "env[1].name=MINGO_PIPELINE_IMAGE" --set "env[1].value=mingo-pipeline:$TAG" \
+    --set "env[1].name=MINGO_PIPELINE_IMAGE" --set "env[1].value=localhost/mingo-pipeline:$TAG" \
     --wait --timeout 15m
 }
 
+chart_secret_values() {  # the chart's secrets.data, from the cluster's stand-in secret store
+  cat <<YAML
+secrets:
+  create: true
+  data:
+    mingo-s3:
+      access-key-id: "$(secret_value mlops mingo-s3 access-key-id)"
+      secret-access-key: "$(secret_value mlops mingo-s3 secret-access-key)"
+    mingo-mlflow:
+      username: mingo
+      password: "$(secret_value mlops mingo-pods mlflow-password)"
+    mingo-api:
+      api-key: "$(secret_value mlops mingo-pods api-key)"
+    mingo-zenml:
+      api-key: "$(secret_value mlops mingo-pods zenml-api-key)"
+YAML
+}
+
 install_prediction_chart() {
-  log "MinGo's prediction chart (kind values)"
+  log "MinGo's prediction chart (kind values; mingo-config and mingo-* Secrets in mingo and airflow)"
   helm upgrade --install mingo-prediction "$ROOT/charts/mingo-prediction" -n mingo \
-    -f "$ROOT/charts/mingo-prediction/values-kind.yaml" --set "predictionServices.binary.image.tag=$TAG" \
+    -f "$ROOT/charts/mingo-prediction/values-kind.yaml" -f <(chart_secret_values) \
+    --set image.registry=localhost --set "predictionServices.binary.image.tag=$TAG" \
     --set "predictionServices.multiclass.image.tag=$TAG" --set "predictionServices.clustering.image.tag=$TAG"
   # Not --wait: a prediction pod is ready only once a champion exists, which the DAG creates.
 }
 
 trigger_dag() {
   log "synthetic purchases -> $DATA_URI"
-  kubectl -n mingo run mingo-generate --rm -i --restart=Never --image="mingo-pipeline:$TAG" \
+  kubectl -n mingo run mingo-generate --rm -i --restart=Never --image="localhost/mingo-pipeline:$TAG" \
     --image-pull-policy=Never --overrides='{
       "spec": {"serviceAccountName": "mingo-pipeline", "containers": [{
-        "name": "mingo-generate", "image": "mingo-pipeline:'"$TAG"'", "imagePullPolicy": "Never",
+        "name": "mingo-generate", "image": "localhost/mingo-pipeline:'"$TAG"'", "imagePullPolicy": "Never",
         "args": ["data", "generate", "--customers", "2000", "--seed", "1", "--out", "'"$DATA_URI"'"],
         "envFrom": [{"configMapRef": {"name": "mingo-config"}}],
         "env": [
