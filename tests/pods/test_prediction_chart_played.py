@@ -16,8 +16,9 @@ What podman 4.3 needs around the manifest (the manifest itself is what `helm tem
   (BENTOML_PORT), a free one here.
 - Secrets: kube play stores a `kind: Secret` document as YAML but reads a `secretKeyRef` as a
   JSON map of key -> base64 value ("secret ... is not valid JSON"), so each rendered Secret's
-  `data` is created with `podman secret create` in that form and the rest is played. Their names carry a per-run suffix
-  (through the chart's `secretEnv`), because podman's secrets are machine-wide.
+  `data` is created with `podman secret create` in that form and the rest is played. Their
+  names carry a per-run suffix (through the chart's `secretEnv`): podman's secrets are
+  machine-wide.
 
 Needs the images of `make images` (`localhost/binary-prediction:<project version>`). Run with
 `make chart-play`.
