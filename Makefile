@@ -62,4 +62,4 @@ clean:
 # images of `make images`; tests/pods/test_prediction_chart_played.py, docker/README.md).
 .PHONY: chart-play
 chart-play: install tools system-deps
-	$(BIN)/pytest -p no:cacheprovider tests/pods/test_prediction_chart_played.py
+	$(BIN)/pytest -p no:cacheprovider -m pods tests/pods/test_prediction_chart_played.py
