@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from mingo.config import S3Settings, load_settings
 from mingo.data import schema
 from mingo.data.errors import DataError, DataUnavailableError, DataValidationError
 from mingo.data.io import load_purchases, save_purchases
@@ -95,52 +96,45 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_s3_without_endpoint_says_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    for variable in ("MINGO_S3_ENDPOINT_URL", "MLFLOW_S3_ENDPOINT_URL"):
-        monkeypatch.delenv(variable, raising=False)
+def test_s3_without_endpoint_says_what_to_set() -> None:
     with pytest.raises(DataError, match="MINGO_S3_ENDPOINT_URL or MLFLOW_S3_ENDPOINT_URL"):
         load_purchases("s3://bucket/purchases.csv")
 
 
-def test_unreachable_s3_endpoint_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_s3_endpoint_is_named() -> None:
     endpoint = f"http://127.0.0.1:{_free_port()}"
-    monkeypatch.setenv("MINGO_S3_ENDPOINT_URL", endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    s3 = S3Settings(endpoint_url=endpoint, access_key_id="key", secret_access_key="secret")
     with pytest.raises(
         DataUnavailableError, match=f"s3://bucket/p.csv: S3 endpoint {endpoint} unreachable"
     ) as raised:
-        load_purchases("s3://bucket/p.csv")
+        load_purchases("s3://bucket/p.csv", s3)
     # An outage is retryable: it must never be taken for bad data.
     assert not isinstance(raised.value, DataError)
     with pytest.raises(DataUnavailableError, match="unreachable"):
-        save_purchases(small_purchases().head(3), "s3://bucket/p.parquet")
+        save_purchases(small_purchases().head(3), "s3://bucket/p.parquet", s3)
 
 
-def test_s3_round_trip_and_errors(
-    s3_server: S3Server, purchases: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("MINGO_S3_ENDPOINT_URL", raising=False)
-    for variable, value in s3_server.env().items():
-        monkeypatch.setenv(variable, value)
+def test_s3_round_trip_and_errors(s3_server: S3Server, purchases: pd.DataFrame) -> None:
+    # The settings the environment of a pod would give (load_settings reads nothing else).
+    s3 = load_settings(s3_server.env()).data_s3
     bucket = s3_server.make_bucket("mingo-data-io")
 
     for suffix in (".csv", ".parquet"):
         uri = f"s3://{bucket}/purchases/round-trip{suffix}"
-        save_purchases(purchases, uri)
-        pd.testing.assert_frame_equal(load_purchases(uri), purchases)
+        save_purchases(purchases, uri, s3)
+        pd.testing.assert_frame_equal(load_purchases(uri, s3), purchases)
     stored = s3_server.client().stat_object(bucket, "purchases/round-trip.csv")
     assert stored.size is not None and stored.size > 100 * len(purchases)
 
     with pytest.raises(DataError, match=f"no object 'absent.csv' in bucket '{bucket}'"):
-        load_purchases(f"s3://{bucket}/absent.csv")
+        load_purchases(f"s3://{bucket}/absent.csv", s3)
     with pytest.raises(DataError, match="bucket 'no-such-bucket' does not exist"):
-        load_purchases("s3://no-such-bucket/purchases.csv")
+        load_purchases("s3://no-such-bucket/purchases.csv", s3)
     with pytest.raises(DataError, match="bucket 'no-such-bucket' does not exist"):
-        save_purchases(purchases, "s3://no-such-bucket/purchases.csv")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key + "x")
+        save_purchases(purchases, "s3://no-such-bucket/purchases.csv", s3)
+    wrong_secret = s3.model_copy(update={"secret_access_key": s3_server.secret_key + "x"})
     with pytest.raises(DataError, match="AWS_SECRET_ACCESS_KEY does not match"):
-        load_purchases(f"s3://{bucket}/purchases/round-trip.csv")
+        load_purchases(f"s3://{bucket}/purchases/round-trip.csv", wrong_secret)
 
 
 def test_files_written_by_pandas_load_to_the_same_frame(
