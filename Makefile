@@ -63,3 +63,14 @@ clean:
 .PHONY: chart-play
 chart-play: install tools system-deps
 	$(BIN)/pytest -p no:cacheprovider -m pods tests/pods/test_prediction_chart_played.py
+
+# Pod contract tests (tests/pods/test_pod_contract.py, dags/README.md): every pod of the
+# retraining DAGs, built by Airflow's own code, run with podman from the pipeline image against
+# the test servers. Runs `make images` first when the pipeline image is missing.
+POD_TEST_IMAGE ?= localhost/mingo-pipeline:$(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml | head -1)
+.PHONY: pod-tests
+pod-tests: install tools system-deps
+	@CONTAINERS_CONF=$${CONTAINERS_CONF:-$(CURDIR)/docker/containers.conf} \
+		$${CONTAINER_ENGINE:-podman} image inspect $(POD_TEST_IMAGE) >/dev/null 2>&1 \
+		|| $(MAKE) images
+	MINGO_POD_TEST_IMAGE=$(POD_TEST_IMAGE) $(BIN)/pytest -p no:cacheprovider -m pods tests/pods

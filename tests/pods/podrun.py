@@ -131,13 +131,15 @@ def podman_argv(
     api_server: tuple[str, int] | None = None,
     service_account_dir: Path | None = None,
     name: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    extra_args: list[str] | None = None,
 ) -> list[str]:
     """The `podman run` of the pod's first container (a sanitized V1Pod manifest)."""
     spec = pod["spec"]
     (container,) = [c for c in spec["containers"] if c["name"] == "base"] or spec["containers"][:1]
     pod_security = spec.get("securityContext") or {}
     security = container.get("securityContext") or {}
-    argv = [engine(), "run", "--rm", "--network", "host", "--pull", "never"]
+    argv = [engine(), "run", "--rm", "--network", "host", "--pull", "never", *(extra_args or [])]
     if name:
         argv += ["--name", name]
     uid = security.get("runAsUser", pod_security.get("runAsUser"))
@@ -154,6 +156,7 @@ def podman_argv(
     if api_server is not None:
         env["KUBERNETES_SERVICE_HOST"], port = api_server[0], api_server[1]
         env["KUBERNETES_SERVICE_PORT"] = str(port)
+    env.update(extra_env or {})
     for key, value in sorted(env.items()):
         argv += ["--env", f"{key}={value}"]
     if service_account_dir is not None:

@@ -33,7 +33,15 @@ import pytest
 import yaml
 
 from tests.dags.conftest import DAGS_FOLDER, KINDS
-from tests.fixtures.services import MlflowServer, S3Server, free_loopback_port
+from tests.fixtures.services import (
+    MlflowServer,
+    PostgresServer,
+    S3Server,
+    free_loopback_port,
+    service_work_dir,
+    start_mlflow_server,
+    stop_process_group,
+)
 from tests.k8s.helm import CHART_DIR, run_helm
 from tests.pods.podrun import (
     REPO_ROOT,
@@ -55,7 +63,6 @@ PROJECT_VERSION = next(
 DEFAULT_IMAGE = f"localhost/mingo-pipeline:{PROJECT_VERSION}"
 POD_TEMPLATE = Path(__file__).with_name("airflow-worker-pod-template.yaml")
 REGISTRY_TASKS = ("champion_before", "decide", "fail_after_rollback")
-DEPLOY_TASKS = ("redeploy", "smoke_test", "rollback")
 EXECUTE_WORKLOAD = "airflow.sdk.execution_time.execute_workload"
 AIRFLOW_NAMESPACE = "airflow"
 STEP_NAMESPACE = "mingo"
@@ -78,22 +85,28 @@ class Cluster:
     api_server: tuple[str, int]
     execution_api: ExecutionApiStub
     mlflow: MlflowServer
+    chart: list[dict[str, Any]]
     retrained: dict[str, PodResult] = field(default_factory=dict)
 
 
-def rendered_config_maps(
-    mlflow: MlflowServer, s3: S3Server
-) -> dict[str, dict[str, dict[str, str]]]:
-    """The chart's ConfigMaps per namespace, rendered with the session servers' endpoints."""
+def render_chart(mlflow: MlflowServer, s3: S3Server) -> list[dict[str, Any]]:
+    """charts/mingo-prediction rendered with the session servers' endpoints and the local
+    images (`make images` tags them localhost/<name>:<version>)."""
     rendered = run_helm(
         "template", "mingo-prediction", str(CHART_DIR), "--namespace", STEP_NAMESPACE,
         "--set", f"platform.mlflowTrackingUri={mlflow.tracking_uri}",
         "--set", f"platform.s3EndpointUrl={s3.endpoint_url}",
         "--set", "platform.zenmlStoreUrl=",
+        "--set", "image.registry=localhost",
     )  # fmt: skip
+    return [doc for doc in yaml.safe_load_all(rendered) if doc]
+
+
+def config_maps_of(docs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, str]]]:
+    """The chart's ConfigMaps per namespace."""
     config_maps: dict[str, dict[str, dict[str, str]]] = {}
-    for doc in yaml.safe_load_all(rendered):
-        if doc and doc["kind"] == "ConfigMap":
+    for doc in docs:
+        if doc["kind"] == "ConfigMap":
             namespace = doc["metadata"].get("namespace", STEP_NAMESPACE)
             config_maps.setdefault(namespace, {})[doc["metadata"]["name"]] = doc["data"]
     return config_maps
@@ -176,9 +189,28 @@ def image() -> str:
 
 
 @pytest.fixture(scope="module")
+def own_mlflow_server(
+    postgres_server: PostgresServer, s3_server: S3Server
+) -> Iterator[MlflowServer]:
+    """An MLflow server (basic auth, PostgreSQL, S3) of this module's own: the retrain pods
+    promote version 1 of each model, which the session's shared registry must not see."""
+    work_dir = service_work_dir("mingo-pods-mlflow-")
+    try:
+        server = start_mlflow_server(work_dir, postgres=postgres_server, s3=s3_server)
+    except BaseException:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        raise
+    try:
+        yield server
+    finally:
+        stop_process_group(server.process, grace_s=3.0)
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
 def cluster(
     image: str,
-    mlflow_server: MlflowServer,
+    own_mlflow_server: MlflowServer,
     s3_server: S3Server,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Cluster]:
@@ -193,10 +225,11 @@ def cluster(
     bad = work / "bad.csv"
     missing = purchases.columns[1]
     purchases.drop(columns=[missing]).to_csv(bad, index=False, date_format="%Y-%m-%d")
-    s3_server.client().fput_object(bucket, "clickbus/purchases.csv", str(good))
-    s3_server.client().fput_object(bucket, "clickbus/bad.csv", str(bad))
+    s3_server.client().fput_object(bucket, "pod-tests/purchases.csv", str(good))
+    s3_server.client().fput_object(bucket, "pod-tests/bad.csv", str(bad))
 
-    config_maps = rendered_config_maps(mlflow_server, s3_server)
+    chart = render_chart(own_mlflow_server, s3_server)
+    config_maps = config_maps_of(chart)
     airflow_secrets = {
         "airflow-fernet-key": {"fernet-key": "unused-by-the-task-runner"},
         "airflow-metadata": {"connection": "postgresql://unused@127.0.0.1:1/airflow"},
@@ -204,7 +237,7 @@ def cluster(
     namespaces = {
         namespace: Namespace(
             config_maps=config_maps.get(namespace, {}),
-            secrets={**mingo_secrets(mlflow_server, s3_server), **airflow_secrets},
+            secrets={**mingo_secrets(own_mlflow_server, s3_server), **airflow_secrets},
         )
         for namespace in (STEP_NAMESPACE, AIRFLOW_NAMESPACE)
     }
@@ -225,21 +258,25 @@ def cluster(
     service_account.mkdir()
     (service_account / "token").write_text("pod-contract-test-token")
     (service_account / "namespace").write_text(STEP_NAMESPACE)
-    (service_account / "ca.crt").write_text("")
+    # Read (not verified) when the client loads the in-cluster config; nothing answers TLS.
+    (service_account / "ca.crt").write_text(
+        "-----BEGIN CERTIFICATE-----\nnot-a-real-cluster-ca\n-----END CERTIFICATE-----\n"
+    )
     for path in (config_dir, dags, service_account):
         for item in [path, *path.rglob("*")]:
             item.chmod(0o755 if item.is_dir() else 0o644)
     try:
         yield Cluster(
             namespaces=namespaces,
-            data_uri=f"s3://{bucket}/clickbus/purchases.csv",
-            bad_data_uri=f"s3://{bucket}/clickbus/bad.csv",
+            data_uri=f"s3://{bucket}/pod-tests/purchases.csv",
+            bad_data_uri=f"s3://{bucket}/pod-tests/bad.csv",
             volumes={"config": config_dir, "logs": logs, "dags": dags},
             service_account_dir=service_account,
             # Where KUBERNETES_SERVICE_HOST/PORT point: nothing listens there.
             api_server=("127.0.0.1", free_loopback_port()),
             execution_api=stub,
-            mlflow=mlflow_server,
+            mlflow=own_mlflow_server,
+            chart=chart,
         )
     finally:
         stub.close()
@@ -293,7 +330,8 @@ def operator_pod(
     }
     # dry_run: the same pod without the one label that needs a Kubernetes client.
     pod = operator.build_pod_request_obj(context, dry_run=True)
-    return ApiClient().sanitize_for_serialization(pod)  # type: ignore[no-any-return]
+    manifest: dict[str, Any] = ApiClient().sanitize_for_serialization(pod)
+    return manifest
 
 
 @dataclass
@@ -321,7 +359,7 @@ def executor_pod(task: Any, image_override: str | None = None) -> ExecutorPod:
     token = "pod-contract-" + secrets.token_hex(8)
     workload = ExecuteTask(
         ti=ti,
-        dag_rel_path="mingo_retrain.py",
+        dag_rel_path=Path("mingo_retrain.py"),
         bundle_info=BundleInfo(name="dags-folder"),
         token=token,
         log_path=f"dag_id={task.dag_id}/run_id={run_id}/task_id={task.task_id}/attempt=1.log",
@@ -443,37 +481,136 @@ def test_retrain_pod_trains_and_promotes(
     assert str(champion.version) == str(decision["candidate_version"])
 
 
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("task_id", DEPLOY_TASKS)
-def test_deploy_pods_get_as_far_as_the_kubernetes_api(
-    kubernetes_dags: dict[str, Any],
-    cluster: Cluster,
-    retrained: dict[str, PodResult],
-    kind: str,
-    task_id: str,
-) -> None:
-    """No API server runs here: the pod parses its command, loads the in-cluster config the
-    kubelet would give it, and fails connecting to KUBERNETES_SERVICE_HOST:PORT."""
-    version = str(decision_of(retrained[kind])["candidate_version"])
+def deploy_pod(
+    kubernetes_dags: dict[str, Any], cluster: Cluster, kind: str, task_id: str, version: str
+) -> dict[str, Any]:
     operator = kubernetes_dags[f"mingo_retrain_{kind}"].task_dict[task_id]
     pod = operator_pod(operator, {"data_uri": cluster.data_uri}, version=version)
     container = pod["spec"]["containers"][0]
     assert container["command"] == ["mingo"]
-    assert container["args"][:3] == [
-        "deploy",
-        task_id.replace("_", "-").replace("redeploy", "roll"),
-        kind,
-    ]
+    subcommand = {"redeploy": "roll", "rollback": "rollback", "smoke_test": "smoke-test"}[task_id]
+    assert container["args"][:3] == ["deploy", subcommand, kind]
     assert container["args"][container["args"].index("--version") + 1] == version
+    return pod
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_redeploy_pod_gets_as_far_as_the_kubernetes_api(
+    kubernetes_dags: dict[str, Any], cluster: Cluster, retrained: dict[str, PodResult], kind: str
+) -> None:
+    """No API server runs here: the pod parses its command, finds the version in the registry,
+    loads the in-cluster config the kubelet gives a pod, and fails connecting to
+    KUBERNETES_SERVICE_HOST:PORT."""
+    version = str(decision_of(retrained[kind])["candidate_version"])
+    pod = deploy_pod(kubernetes_dags, cluster, kind, "redeploy", version)
     result = run_step(cluster, pod, timeout=300)
     assert result.returncode != 0, result.explain()
     host, port = cluster.api_server
     output = result.output
     assert "No such command" not in output and "Usage:" not in output, result.explain()
-    assert f"{host}" in output and str(port) in output, result.explain()
-    assert "Connection refused" in output or "connection refused" in output.lower(), (
-        result.explain()
+    assert "no Kubernetes cluster configured" not in output, result.explain()
+    assert f"host='{host}', port={port}" in output, result.explain()
+    assert "Connection refused" in output, result.explain()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_rollback_pod_checks_the_registry_before_touching_the_deployment(
+    kubernetes_dags: dict[str, Any], cluster: Cluster, retrained: dict[str, PodResult], kind: str
+) -> None:
+    """With one version there is nothing to roll back to: the pod reads the registry (the
+    pod's MLflow settings and credentials work) and refuses before the Kubernetes step."""
+    version = str(decision_of(retrained[kind])["candidate_version"])
+    pod = deploy_pod(kubernetes_dags, cluster, kind, "rollback", version)
+    result = run_step(cluster, pod, timeout=300)
+    assert result.returncode == 1, result.explain()
+    assert (
+        f"cannot roll back mingo-{kind}: mingo-{kind} has no previous version distinct from "
+        f"champion {version}: nothing to roll back to"
+    ) in result.output, result.explain()
+
+
+@pytest.fixture
+def prediction_service(
+    cluster: Cluster, retrained: dict[str, PodResult], kind: str
+) -> Iterator[str]:
+    """The chart's `<kind>-prediction` Deployment's pod, run from its image: it loads the
+    champion from the session's MLflow. The address its in-cluster Service name resolves to
+    (a loopback address of its own, so the three never share a port)."""
+    import time
+    import urllib.request
+
+    deployment = next(
+        doc
+        for doc in cluster.chart
+        if doc["kind"] == "Deployment" and doc["metadata"]["name"] == f"{kind}-prediction"
     )
+    template = deployment["spec"]["template"]
+    manifest = {"metadata": {"namespace": STEP_NAMESPACE}, "spec": template["spec"]}
+    scratch = Path(cluster.volumes["logs"]).parent / f"{kind}-prediction"
+    volumes: dict[str, Path] = {}
+    for volume in template["spec"].get("volumes") or []:
+        path = scratch / volume["name"]
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o777)  # an emptyDir
+        volumes[volume["name"]] = path
+    address = f"127.0.0.{10 + KINDS.index(kind)}"
+    name = f"mingo-pod-test-{kind}-{uuid.uuid4().hex[:6]}"
+    result = run_pod(
+        manifest,
+        cluster.namespaces[STEP_NAMESPACE],
+        timeout=120,
+        volumes=volumes,
+        name=name,
+        extra_env={"BENTOML_HOST": address},
+        extra_args=["--detach"],
+    )
+    assert result.returncode == 0, result.explain()
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://{address}:3000/readyz", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                logs = subprocess.run(
+                    [engine(), "logs", name], capture_output=True, text=True, env=engine_env()
+                )
+                pytest.fail(f"{kind}-prediction never turned ready:\n{logs.stderr[-3000:]}")
+            time.sleep(2)
+        yield address
+    finally:
+        subprocess.run(
+            [engine(), "rm", "-f", name], capture_output=True, env=engine_env(), timeout=120
+        )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_smoke_test_pod_checks_the_service_by_its_in_cluster_name(
+    kubernetes_dags: dict[str, Any],
+    cluster: Cluster,
+    retrained: dict[str, PodResult],
+    prediction_service: str,
+    kind: str,
+) -> None:
+    """smoke_test calls the Service `<kind>-prediction.mingo.svc.cluster.local:3000` (no
+    Kubernetes API): the name resolves, as cluster DNS would, to the chart's prediction pod run
+    from its image, and the pod passes: /readyz, then /predict serves the promoted version."""
+    version = str(decision_of(retrained[kind])["candidate_version"])
+    pod = deploy_pod(kubernetes_dags, cluster, kind, "smoke_test", version)
+    service = f"{kind}-prediction.{STEP_NAMESPACE}.svc.cluster.local"
+    result = run_pod(
+        pod,
+        cluster.namespaces[STEP_NAMESPACE],
+        timeout=300,
+        api_server=cluster.api_server,
+        service_account_dir=cluster.service_account_dir,
+        extra_args=["--add-host", f"{service}:{prediction_service}"],
+    )
+    assert result.returncode == 0, result.explain()
+    assert version in result.output, result.explain()
 
 
 # --- registry steps under the KubernetesExecutor -----------------------------------------------
