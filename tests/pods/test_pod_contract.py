@@ -38,9 +38,7 @@ from tests.fixtures.services import (
     PostgresServer,
     S3Server,
     free_loopback_port,
-    service_work_dir,
-    start_mlflow_server,
-    stop_process_group,
+    running_mlflow_server,
 )
 from tests.k8s.helm import CHART_DIR, run_helm
 from tests.pods.podrun import (
@@ -194,17 +192,8 @@ def own_mlflow_server(
 ) -> Iterator[MlflowServer]:
     """An MLflow server (basic auth, PostgreSQL, S3) of this module's own: the retrain pods
     promote version 1 of each model, which the session's shared registry must not see."""
-    work_dir = service_work_dir("mingo-pods-mlflow-")
-    try:
-        server = start_mlflow_server(work_dir, postgres=postgres_server, s3=s3_server)
-    except BaseException:
-        shutil.rmtree(work_dir, ignore_errors=True)
-        raise
-    try:
+    with running_mlflow_server("mingo-pods-mlflow-", postgres_server, s3_server) as server:
         yield server
-    finally:
-        stop_process_group(server.process, grace_s=3.0)
-        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
