@@ -357,3 +357,70 @@ def test_a_disabled_kind_is_absent_everywhere_including_rbac() -> None:
         "binary-prediction",
         "multiclass-prediction",
     ]
+
+
+MODEL_VERSION_ANNOTATION = "mingo.io/model-version"
+
+
+def env_by_name(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {entry["name"]: entry for entry in container["env"]}
+
+
+def test_the_served_version_comes_from_the_pod_template_annotation(
+    rendered: RenderedChart,
+) -> None:
+    for deployment in rendered.of_kind("Deployment"):
+        env = env_by_name(only_container(deployment))
+        assert env["MINGO_MODEL_VERSION"]["valueFrom"] == {
+            "fieldRef": {"fieldPath": f"metadata.annotations['{MODEL_VERSION_ANNOTATION}']"}
+        }
+        # `mingo deploy roll` owns the annotation: a chart value would make every
+        # `helm upgrade` reset the served version (Helm's three-way merge keeps only what the
+        # chart never rendered).
+        assert MODEL_VERSION_ANNOTATION not in deployment["metadata"].get("annotations", {})
+        template_annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert MODEL_VERSION_ANNOTATION not in template_annotations
+
+
+def test_the_annotation_name_is_the_one_the_redeploy_writes() -> None:
+    from mingo.deploy import kubernetes as deploy_kubernetes
+
+    assert deploy_kubernetes.MODEL_VERSION_ANNOTATION == MODEL_VERSION_ANNOTATION
+
+
+def test_the_service_requires_an_api_key(rendered: RenderedChart) -> None:
+    for deployment in rendered.of_kind("Deployment"):
+        env = env_by_name(only_container(deployment))
+        assert env["MINGO_AUTH"]["value"] == "api-key"
+        assert "secretKeyRef" in env["MINGO_API_KEY"]["valueFrom"]
+
+
+def model_cache_volume(deployment: dict[str, Any]) -> dict[str, Any]:
+    container = only_container(deployment)
+    cache_dir = env_by_name(container)["MINGO_MODEL_CACHE_DIR"]["value"]
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == cache_dir]
+    assert mount["name"] == "model-cache"
+    assert not mount.get("readOnly", False)
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    return dict(volumes["model-cache"])
+
+
+def test_the_model_cache_is_a_bounded_empty_dir_by_default(rendered: RenderedChart) -> None:
+    for deployment in rendered.of_kind("Deployment"):
+        volume = model_cache_volume(deployment)
+        assert set(volume) == {"name", "emptyDir"}
+        assert volume["emptyDir"]["sizeLimit"]
+
+
+def test_the_model_cache_can_be_an_existing_claim_per_kind() -> None:
+    objects = render_chart(
+        [], set_values=["predictionServices.binary.modelCache.existingClaim=binary-models"]
+    )
+    deployments = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Deployment"}
+    assert model_cache_volume(deployments["binary-prediction"]) == {
+        "name": "model-cache",
+        "persistentVolumeClaim": {"claimName": "binary-models"},
+    }
+    assert "emptyDir" in model_cache_volume(deployments["multiclass-prediction"])
+    for obj in objects:
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
