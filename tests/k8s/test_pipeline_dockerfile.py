@@ -17,6 +17,7 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib.metadata import packages_distributions
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -337,7 +338,7 @@ def test_the_serving_code_imports_without_the_pipeline_extra(
     serving_probe: dict[str, object], absent_from_prediction_images: set[str]
 ) -> None:
     assert {"airflow", "zenml", "kubernetes"} <= absent_from_prediction_images
-    top_level = set(serving_probe["top_level"])  # type: ignore[arg-type]
+    top_level = set(cast(list[str], serving_probe["top_level"]))
     assert {"bentoml", "mlflow", "sklearn"} <= top_level
     # Only what the interpreter had loaded before the probe began (setuptools' .pth hook in a
     # developer venv) may come from the extra.
