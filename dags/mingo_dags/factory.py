@@ -49,6 +49,13 @@ Schedule: `{schedule}` (override: `MINGO_RETRAIN_SCHEDULE_{kind.upper()}`, or ed
    --version V`) undoes V (champion alias back to `previous`, the Deployment with it; a
    no-op once done), then **fail_after_rollback** fails the run with the details.
 
+What serves is the version the Deployment names (pod-template annotation
+`mingo.io/model-version`, the pods' `MINGO_MODEL_VERSION`), never an alias. `champion`
+moves at promotion inside the training pod (the registry records the judgement); a pod that
+starts at any moment loads the pinned version: judged, and once the rollout finished,
+smoke-tested. If the smoke test fails, the rollback moves the alias back and re-pins the
+Deployment; `kubectl rollout undo` also restores the previous model.
+
 Trigger with config to change the data, cutoff, horizon, margin, or to force / dry-run.
 In local mode (`MINGO_RUNNER=local`) the same commands run as local processes with
 `--local`: the redeploy reloads the service at `MINGO_PREDICTION_URL` or says there is

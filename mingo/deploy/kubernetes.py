@@ -1,10 +1,15 @@
-"""Patch a prediction Deployment so it rolls; wait for the rollout like `kubectl rollout status`.
+"""Pin a prediction Deployment to a model version; wait for the rollout (`kubectl rollout status`).
 
-A prediction service resolves `models:/mingo-<kind>@champion` when it starts, so a new
-champion needs new pods, not a new image. The rollout is triggered by writing the champion
-version into a pod-template annotation: the template changes, the Deployment controller
-replaces the pods, and the annotation records which version the pods were started for. The
-patch is idempotent: patching the version that is already annotated changes nothing.
+The Deployment names the model version it serves: the pod-template annotation
+`mingo.io/model-version`, which the chart hands each container as `MINGO_MODEL_VERSION`
+(downward API, fieldRef `metadata.annotations['mingo.io/model-version']`). A prediction pod
+loads exactly `models:/mingo-<kind>/<that version>`, never an alias, so a pod that starts at
+any moment (scale-up, eviction, restart) serves what the template names, and the Deployment's
+revision history says what was served: `kubectl rollout undo` brings the previous model back.
+A new version needs new pods, not a new image: writing the annotation changes the template,
+and the Deployment controller replaces the pods. The patch touches that one annotation only
+(a merge on a map, no container list), so it means the same to a real API server and to the
+emulator the tests use, and patching the version already pinned changes nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +24,13 @@ from mingo import ModelKind
 if TYPE_CHECKING:
     from kubernetes.client import AppsV1Api, V1Deployment
 
-CHAMPION_VERSION_ANNOTATION = "mingo.io/champion-version"
+# The pod-template annotation that names the served version (the chart maps it to the
+# container's MINGO_MODEL_VERSION).
+MODEL_VERSION_ANNOTATION = "mingo.io/model-version"
+# What `mingo deploy roll` wrote before the pods loaded a pinned version (they loaded
+# @champion at start). A Deployment rolled back then carries only this one: read it as the
+# pinned version until the next roll writes MODEL_VERSION_ANNOTATION.
+LEGACY_VERSION_ANNOTATION = "mingo.io/champion-version"
 DEFAULT_NAMESPACE = "mingo"
 
 
@@ -69,12 +80,14 @@ def load_apps_api(kubeconfig: str | None = None, context: str | None = None) -> 
     return client.AppsV1Api()
 
 
-def annotated_version(deployment: V1Deployment) -> str | None:
-    """The champion version the Deployment's pod template was last rolled to, if any."""
+def pinned_version(deployment: V1Deployment) -> str | None:
+    """The model version the Deployment's pod template names (what its pods load), if any."""
     template_metadata = deployment.spec.template.metadata
     annotations = (template_metadata.annotations if template_metadata else None) or {}
-    version = annotations.get(CHAMPION_VERSION_ANNOTATION)
-    return None if version is None else str(version)
+    version = annotations.get(MODEL_VERSION_ANNOTATION) or annotations.get(
+        LEGACY_VERSION_ANNOTATION
+    )
+    return str(version) if version else None
 
 
 def read_deployment(apps: AppsV1Api, *, name: str, namespace: str) -> V1Deployment:
@@ -94,12 +107,17 @@ def read_deployment(apps: AppsV1Api, *, name: str, namespace: str) -> V1Deployme
 
 
 def roll_to_version(apps: AppsV1Api, *, name: str, namespace: str, version: str) -> V1Deployment:
-    """Annotate the pod template with `version`, which makes the controller roll the pods."""
+    """Pin the pod template to `version`, which makes the controller roll the pods.
+
+    Annotation only: a merge patch of one map key, no container list, so it applies the
+    same on any API server; the chart turns the annotation into MINGO_MODEL_VERSION.
+    """
     from kubernetes.client.exceptions import ApiException
 
-    patch: dict[str, Any] = {
-        "spec": {"template": {"metadata": {"annotations": {CHAMPION_VERSION_ANNOTATION: version}}}}
-    }
+    # null removes the legacy annotation (merge-patch semantics), so the template names one
+    # version only.
+    annotations = {MODEL_VERSION_ANNOTATION: version, LEGACY_VERSION_ANNOTATION: None}
+    patch: dict[str, Any] = {"spec": {"template": {"metadata": {"annotations": annotations}}}}
     try:
         return apps.patch_namespaced_deployment(name=name, namespace=namespace, body=patch)
     except ApiException as error:

@@ -20,8 +20,8 @@ from mingo import ModelKind, registered_model_name
 from mingo.deploy.kubernetes import (
     DeployError,
     RolloutStatus,
-    annotated_version,
     deployment_name,
+    pinned_version,
     read_deployment,
     roll_to_version,
     wait_for_rollout,
@@ -180,7 +180,7 @@ def undo(
     rolled = False
     if apps is not None:
         deployment = deployment_name(kind)
-        pinned = annotated_version(read_deployment(apps, name=deployment, namespace=namespace))
+        pinned = pinned_version(read_deployment(apps, name=deployment, namespace=namespace))
         if alias_moved or pinned == undone:
             roll_to(
                 apps,

@@ -23,6 +23,8 @@ import kmock
 import pytest
 from kubernetes import client as k8s
 
+from mingo.deploy.kubernetes import MODEL_VERSION_ANNOTATION
+
 NAMESPACE = "mingo"
 
 
@@ -94,7 +96,7 @@ def create_prediction_deployment(
 ) -> k8s.V1Deployment:
     """A Deployment shaped like the chart's, fully rolled out at generation 1."""
     labels = {"app.kubernetes.io/name": name}
-    annotations = {"mingo.io/champion-version": version} if version else None
+    annotations = {MODEL_VERSION_ANNOTATION: version} if version else None
     deployment = k8s.V1Deployment(
         api_version="apps/v1",
         kind="Deployment",

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mingo.cli.app import app
-from mingo.deploy.kubernetes import CHAMPION_VERSION_ANNOTATION, annotated_version
+from mingo.deploy.kubernetes import MODEL_VERSION_ANNOTATION, pinned_version
 from mingo.deploy.smoke import SMOKE_CUSTOMER_ID, SmokeTestError
 from mingo.deploy.steps import UnknownVersionError, check_serves, resolve_version, roll_to, undo
 from mingo.promotion import promote_version
@@ -82,9 +82,7 @@ def kubeconfig(kube_api: KubeApi, tmp_path: Path) -> str:
 
 
 def pinned(kube_api: KubeApi, kind: str) -> str | None:
-    return annotated_version(
-        kube_api.apps.read_namespaced_deployment(f"{kind}-prediction", NAMESPACE)
-    )
+    return pinned_version(kube_api.apps.read_namespaced_deployment(f"{kind}-prediction", NAMESPACE))
 
 
 def test_roll_pins_the_version_asked_for_not_the_champion(kube_api: KubeApi, registry: Any) -> None:
@@ -102,7 +100,7 @@ def test_roll_pins_the_version_asked_for_not_the_champion(kube_api: KubeApi, reg
         )
     assert status.done
     assert pinned(kube_api, "binary") == "2"
-    assert controller.rolled_templates == [{CHAMPION_VERSION_ANNOTATION: "2"}]
+    assert controller.rolled_templates == [{MODEL_VERSION_ANNOTATION: "2"}]
     assert get_alias_version(registry, "binary", CHAMPION) == "3", "roll moves no alias"
 
 
@@ -161,7 +159,7 @@ def test_rollback_undoes_the_named_version_once(kube_api: KubeApi, registry: Any
     assert (second.alias_moved, second.deployment_rolled) == (False, False)
     assert get_alias_version(registry, "binary", CHAMPION) == "2"
     assert get_alias_version(registry, "binary", PREVIOUS) == "1"
-    assert controller.rolled_templates == [{CHAMPION_VERSION_ANNOTATION: "2"}]
+    assert controller.rolled_templates == [{MODEL_VERSION_ANNOTATION: "2"}]
     assert pinned(kube_api, "binary") == "2"
 
 
@@ -213,8 +211,8 @@ def test_cli_roll_then_rollback_name_their_versions(
     assert again.exit_code == 0, again.output
     assert "version 2 is no longer the champion (version 1 is)" in again.output
     assert controller.rolled_templates == [
-        {CHAMPION_VERSION_ANNOTATION: "2"},
-        {CHAMPION_VERSION_ANNOTATION: "1"},
+        {MODEL_VERSION_ANNOTATION: "2"},
+        {MODEL_VERSION_ANNOTATION: "1"},
     ]
 
 

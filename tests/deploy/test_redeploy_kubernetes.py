@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 
 from mingo.deploy.kubernetes import (
-    CHAMPION_VERSION_ANNOTATION,
+    LEGACY_VERSION_ANNOTATION,
+    MODEL_VERSION_ANNOTATION,
     ClusterConfigError,
     DeploymentNotFoundError,
     RolloutFailedError,
     RolloutTimeoutError,
-    annotated_version,
     load_apps_api,
+    pinned_version,
 )
 from mingo.deploy.redeploy import SmokeTestFailedError, redeploy_champion
 from mingo.registry import CHAMPION, PREVIOUS, get_alias_version
@@ -62,8 +63,8 @@ def test_redeploy_rolls_deployment_to_the_champion_and_waits(
     deployment = kube_api.apps.read_namespaced_deployment("binary-prediction", NAMESPACE)
     assert outcome.version == "2"
     assert outcome.rollout.done
-    assert annotated_version(deployment) == "2"
-    assert controller.rolled_templates == [{CHAMPION_VERSION_ANNOTATION: "2"}]
+    assert pinned_version(deployment) == "2"
+    assert controller.rolled_templates == [{MODEL_VERSION_ANNOTATION: "2"}]
     assert deployment.status.observed_generation == deployment.metadata.generation == 2
     assert any("2 of 2 replicas available" in line for line in log), log
 
@@ -146,11 +147,11 @@ def test_failed_smoke_test_rolls_alias_and_deployment_back(
     assert get_alias_version(registry, "binary", PREVIOUS) == "1"
     # Rolled to the failing champion, then back to the restored one, each a full rollout.
     assert controller.rolled_templates == [
-        {CHAMPION_VERSION_ANNOTATION: "3"},
-        {CHAMPION_VERSION_ANNOTATION: "2"},
+        {MODEL_VERSION_ANNOTATION: "3"},
+        {MODEL_VERSION_ANNOTATION: "2"},
     ]
     deployment = kube_api.apps.read_namespaced_deployment("binary-prediction", NAMESPACE)
-    assert annotated_version(deployment) == "2"
+    assert pinned_version(deployment) == "2"
 
 
 def run_cli(*args: str, env_extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -177,9 +178,39 @@ def test_cli_redeploy_through_a_kubeconfig(
         )
     assert rolled.returncode == 0, rolled.stderr
     assert "mingo/binary-prediction serves version 2" in rolled.stdout
-    assert controller.rolled_templates == [{CHAMPION_VERSION_ANNOTATION: "2"}]
+    assert controller.rolled_templates == [{MODEL_VERSION_ANNOTATION: "2"}]
 
 
 def test_no_cluster_configuration_is_explained(tmp_path: Path) -> None:
     with pytest.raises(ClusterConfigError, match="no Kubernetes cluster configured"):
         load_apps_api(kubeconfig=str(tmp_path / "missing-kubeconfig"))
+
+
+def test_a_deployment_rolled_before_the_rename_reads_as_pinned_until_rolled_again(
+    kube_api: KubeApi, registry: Any
+) -> None:
+    # Rolled by the previous `mingo deploy roll`, which wrote only the old annotation.
+    register_versions(registry, "binary", 2)
+    create_prediction_deployment(kube_api.apps, "binary-prediction")
+    kube_api.apps.patch_namespaced_deployment(
+        "binary-prediction",
+        NAMESPACE,
+        {"spec": {"template": {"metadata": {"annotations": {LEGACY_VERSION_ANNOTATION: "1"}}}}},
+    )
+    before = kube_api.apps.read_namespaced_deployment("binary-prediction", NAMESPACE)
+    assert pinned_version(before) == "1"
+    with DeploymentController(kube_api.apps, "binary-prediction") as controller:
+        redeploy_champion(
+            kube_api.apps,
+            registry,
+            kind="binary",
+            namespace=NAMESPACE,
+            timeout_s=20,
+            base_url=None,
+            log=lambda line: None,
+            poll_interval_s=0.1,
+        )
+    after = kube_api.apps.read_namespaced_deployment("binary-prediction", NAMESPACE)
+    assert pinned_version(after) == "2"
+    # The stale old annotation is removed, so the template names one version only.
+    assert controller.rolled_templates == [{MODEL_VERSION_ANNOTATION: "2"}]
