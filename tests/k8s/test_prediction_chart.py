@@ -196,7 +196,8 @@ def test_probes_hit_livez_and_readyz_on_the_serving_port(rendered: RenderedChart
             for kind in ("startupProbe", "livenessProbe", "readinessProbe")
         }
         assert probes["livenessProbe"]["path"] == "/livez"
-        assert probes["startupProbe"]["path"] == "/livez"
+        # Started only once the pinned model is loaded: liveness never judges a slow download.
+        assert probes["startupProbe"]["path"] == "/readyz"
         assert probes["readinessProbe"]["path"] == "/readyz"
         for probe in probes.values():
             assert named_ports[probe["port"]] == SERVING_PORT
@@ -424,3 +425,90 @@ def test_the_model_cache_can_be_an_existing_claim_per_kind() -> None:
     assert "emptyDir" in model_cache_volume(deployments["multiclass-prediction"])
     for obj in objects:
         kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+
+
+def serving_config(rendered: RenderedChart) -> dict[str, str]:
+    config_map = rendered.named("ConfigMap", "mingo-prediction-config")
+    return dict(config_map["data"])
+
+
+def test_load_bounds_and_client_retries_are_in_the_serving_config(
+    rendered: RenderedChart,
+) -> None:
+    data = serving_config(rendered)
+    assert data["MINGO_MAX_REQUESTS_IN_FLIGHT"] == "4"
+    assert data["MINGO_MAX_BATCH_CUSTOMERS"] == "2000"
+    assert data["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "2"
+    assert data["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] == "1"
+    assert data["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "20"
+    assert data["AWS_MAX_ATTEMPTS"] == "3"
+    assert data["AWS_RETRY_MODE"] == "standard"
+    # The clients read them with their own parsers: a value they reject would fall back to
+    # (or crash on) something else.
+    from mlflow.environment_variables import (
+        MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR,
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES,
+        MLFLOW_HTTP_REQUEST_TIMEOUT,
+    )
+
+    for variable in (
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES,
+        MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR,
+        MLFLOW_HTTP_REQUEST_TIMEOUT,
+    ):
+        assert variable.type(data[variable.name]) >= 0
+
+
+def mlflow_worst_case_seconds(max_retries: int, backoff_factor: int, timeout: int) -> float:
+    """Every attempt of one MLflow request runs into its timeout; the sleeps between attempts
+    come from the urllib3 Retry that MLflow builds from the same settings (jitter at its
+    maximum, 1 s per retry by MLflow's default)."""
+    from mlflow.environment_variables import MLFLOW_HTTP_REQUEST_BACKOFF_JITTER
+    from mlflow.utils.request_utils import _get_request_session
+    from urllib3.exceptions import ConnectTimeoutError
+
+    session = _get_request_session(max_retries, backoff_factor, 0.0, (500,), True, True)
+    retry = session.get_adapter("http://mlflow.example").max_retries
+    sleeps = 0.0
+    for _ in range(max_retries):
+        retry = retry.increment(method="GET", url="/", error=ConnectTimeoutError())
+        sleeps += retry.get_backoff_time() + MLFLOW_HTTP_REQUEST_BACKOFF_JITTER.get()
+    return (max_retries + 1) * timeout + sleeps
+
+
+def s3_worst_case_seconds(max_attempts: int, retry_mode: str) -> float:
+    """Every attempt of one S3 call runs into botocore's default timeout (60 s: the chart cannot
+    set it by environment), with standard mode's longest backoff (20 s) between attempts."""
+    from botocore.endpoint import DEFAULT_TIMEOUT
+    from botocore.retries.standard import ExponentialBackoff
+
+    assert retry_mode == "standard"
+    longest_backoff = ExponentialBackoff._MAX_BACKOFF
+    return float(max_attempts * DEFAULT_TIMEOUT + (max_attempts - 1) * longest_backoff)
+
+
+def test_the_startup_window_outlasts_the_worst_case_of_the_bounded_retries(
+    rendered: RenderedChart,
+) -> None:
+    # A load is a registry lookup (MLflow) and a download (MLflow's proxied artifacts, or S3
+    # directly): the first request that exhausts its retries fails the load. Its worst case must
+    # end inside the startup window, so the pod logs the failure instead of being killed
+    # mid-retry; and the window must end before the Deployment's progress deadline.
+    data = serving_config(rendered)
+    worst_case = mlflow_worst_case_seconds(
+        int(data["MLFLOW_HTTP_REQUEST_MAX_RETRIES"]),
+        int(data["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"]),
+        int(data["MLFLOW_HTTP_REQUEST_TIMEOUT"]),
+    ) + s3_worst_case_seconds(int(data["AWS_MAX_ATTEMPTS"]), data["AWS_RETRY_MODE"])
+    for deployment in rendered.of_kind("Deployment"):
+        startup = only_container(deployment)["startupProbe"]
+        window = startup["failureThreshold"] * startup["periodSeconds"]
+        assert window > worst_case, (deployment["metadata"]["name"], window, worst_case)
+        assert window < deployment["spec"]["progressDeadlineSeconds"]
+
+
+def test_the_worst_case_grows_with_the_settings() -> None:
+    # The model above is not a constant: MLflow's defaults (7 retries, factor 2, 120 s) would
+    # not fit, which is why the chart bounds them.
+    assert mlflow_worst_case_seconds(2, 1, 20) < mlflow_worst_case_seconds(7, 2, 120)
+    assert mlflow_worst_case_seconds(7, 2, 120) > 80 * 5
