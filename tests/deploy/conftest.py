@@ -38,14 +38,27 @@ class ApiServerEmulator(kmock.KubernetesEmulator):
             and request.subresource is None
             and request.resource is not None
             and request.resource.plural == "deployments"
-            and isinstance(data, dict)
-            and "spec" in data
+            and _changes_spec(data)
         ):
             key = (request.resource, request.namespace, request.name)
             if key in self.objects:
                 generation = self.objects[key].get("metadata", {}).get("generation") or 1
-                data.setdefault("metadata", {})["generation"] = generation + 1
+                if isinstance(data, list):
+                    data.append(
+                        {"op": "add", "path": "/metadata/generation", "value": generation + 1}
+                    )
+                else:
+                    data.setdefault("metadata", {})["generation"] = generation + 1
         return await super()._handle(request)
+
+
+def _changes_spec(data: Any) -> bool:
+    """A merge patch or object with a `spec`, or a JSON patch (list of ops) under /spec."""
+    if isinstance(data, dict):
+        return "spec" in data
+    if isinstance(data, list):
+        return any(str(op.get("path", "")).startswith("/spec") for op in data)
+    return False
 
 
 @dataclass
