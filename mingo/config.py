@@ -33,6 +33,9 @@ class Settings(BaseModel):
     zenml_store_url: str | None
     zenml_store_api_key: str | None
     api_key: str | None
+    # MINGO_ZENML_ARTIFACT_URI: an s3:// prefix for ZenML's step artifacts (None: the local
+    # artifact store under MINGO_HOME, which vanishes with a pod).
+    zenml_artifact_uri: str | None = Field(default=None, pattern=r"^s3://[^/]+")
     champion_poll_seconds: float = Field(default=DEFAULT_CHAMPION_POLL_SECONDS, gt=0)
     service_workers: int = Field(default=DEFAULT_SERVICE_WORKERS, ge=1)
     threads_per_worker: int = Field(default=DEFAULT_THREADS_PER_WORKER, ge=1)
@@ -79,6 +82,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
         zenml_store_url=env.get("ZENML_STORE_URL") or None,
         zenml_store_api_key=env.get("ZENML_STORE_API_KEY") or None,
+        zenml_artifact_uri=env.get("MINGO_ZENML_ARTIFACT_URI") or None,
         api_key=env.get("MINGO_API_KEY") or None,
         champion_poll_seconds=float(
             env.get("MINGO_CHAMPION_POLL_SECONDS") or DEFAULT_CHAMPION_POLL_SECONDS

@@ -20,12 +20,17 @@ settings; going direct keeps one configuration that works identically inside a Z
 in the CLI (`mingo models ...`), in a test and in a serving container.
 
 MLflow reads `MLFLOW_REGISTRY_URI` on its own when set (a registry apart from tracking).
+
+ZenML's step artifacts: local under MINGO_HOME by default; with `MINGO_ZENML_ARTIFACT_URI`
+(`s3://bucket/prefix`) the stack `prepare_zenml` activates stores them in S3 at the endpoint of
+`MINGO_S3_ENDPOINT_URL` (else `MLFLOW_S3_ENDPOINT_URL`), so lineage recorded by a pod still
+points at files after the pod is gone.
 """
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mingo import ModelKind, registered_model_name
 from mingo.config import Settings
@@ -34,6 +39,24 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 ZENML_ROOT_DIRNAME = "zenml"
+# The artifact store and stack `prepare_zenml` registers when MINGO_ZENML_ARTIFACT_URI is set.
+ZENML_S3_ARTIFACT_STORE = "mingo-s3-artifacts"
+ZENML_S3_STACK = "mingo-s3"
+
+
+def zenml_artifact_store_config(settings: Settings) -> dict[str, Any] | None:
+    """The configuration of ZenML's S3 artifact store, or None to keep the local one.
+
+    It holds no credential: it is stored in ZenML's database (or server), while s3fs reads
+    AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from the environment of the process that runs
+    the step, the same keys the rest of the pipeline uses.
+    """
+    if settings.zenml_artifact_uri is None:
+        return None
+    config: dict[str, Any] = {"path": settings.zenml_artifact_uri.rstrip("/")}
+    if settings.data_s3_endpoint_url is not None:
+        config["client_kwargs"] = {"endpoint_url": settings.data_s3_endpoint_url}
+    return config
 
 
 def zenml_environment(settings: Settings) -> dict[str, str]:
