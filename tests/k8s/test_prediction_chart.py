@@ -284,7 +284,24 @@ def test_secret_names_match_what_the_retraining_dags_read(rendered: RenderedChar
                 dag_secrets[entry["name"]]["key"],
             ), entry["name"]
     assert dag_config["kubernetes"]["config_map"] == "mingo-config"
-    assert dag_config["kubernetes"]["service_account"] == "mingo-pipeline"
+
+
+def test_the_dags_use_service_accounts_the_chart_creates(rendered: RenderedChart) -> None:
+    # A pod naming an account the chart does not create is never admitted.
+    dag_config = yaml.safe_load((REPO_ROOT / "dags" / "mingo_retrain.yaml").read_text())
+    named = {
+        value
+        for key, value in dag_config["kubernetes"].items()
+        if "service_account" in key and isinstance(value, str)
+    } | {
+        value
+        for key, mapping in dag_config["kubernetes"].items()
+        if "service_account" in key and isinstance(mapping, dict)
+        for value in mapping.values()
+    }
+    created = {obj["metadata"]["name"] for obj in rendered.of_kind("ServiceAccount")}
+    assert named, "dags/mingo_retrain.yaml names no service account"
+    assert named <= created - {"mingo-prediction"}, (named, created)
 
 
 def test_autoscalers_and_disruption_budgets_target_the_deployments(

@@ -9,7 +9,8 @@ from tests.k8s.helm import NAMESPACE, render_chart
 
 PREDICTION_DEPLOYMENTS = ["binary-prediction", "multiclass-prediction", "clustering-prediction"]
 AIRFLOW_SUBJECT = ("ServiceAccount", "airflow-worker", "airflow")
-PIPELINE_SUBJECT = ("ServiceAccount", "mingo-pipeline", NAMESPACE)
+DEPLOYER_SUBJECT = ("ServiceAccount", "mingo-deployer", NAMESPACE)
+TRAINER = "mingo-trainer"
 
 EXPECTED_ROLES: dict[str, list[dict[str, Any]]] = {
     "mingo-pod-launcher": [
@@ -32,7 +33,7 @@ EXPECTED_ROLES: dict[str, list[dict[str, Any]]] = {
 }
 EXPECTED_SUBJECTS = {
     "mingo-pod-launcher": {AIRFLOW_SUBJECT},
-    "mingo-prediction-redeployer": {AIRFLOW_SUBJECT, PIPELINE_SUBJECT},
+    "mingo-prediction-redeployer": {AIRFLOW_SUBJECT, DEPLOYER_SUBJECT},
 }
 
 
@@ -67,7 +68,7 @@ def test_deployment_rights_are_limited_to_the_three_prediction_deployments(
                 assert set(rule["verbs"]) == {"get", "patch"}
 
 
-def test_bindings_reach_only_the_airflow_and_pipeline_service_accounts(
+def test_bindings_reach_only_the_airflow_and_deployer_service_accounts(
     rendered: RenderedChart,
 ) -> None:
     bindings = rendered.of_kind("RoleBinding")
@@ -94,3 +95,59 @@ def test_pod_exec_is_granted_only_when_asked_for() -> None:
         "resources": ["pods/exec"],
         "verbs": ["create", "get"],
     }
+
+
+def service_accounts(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] == "ServiceAccount"}
+
+
+def bound_subject_names(objects: list[dict[str, Any]]) -> set[str]:
+    return {
+        subject["name"]
+        for obj in objects
+        if obj["kind"] in ("RoleBinding", "ClusterRoleBinding")
+        for subject in obj["subjects"]
+    }
+
+
+def test_the_trainer_has_no_kubernetes_api_rights_and_no_token(rendered: RenderedChart) -> None:
+    accounts = service_accounts(rendered.objects)
+    assert set(accounts) == {"mingo-prediction", TRAINER, "mingo-deployer"}
+    assert accounts[TRAINER]["automountServiceAccountToken"] is False
+    assert accounts["mingo-prediction"]["automountServiceAccountToken"] is False
+    assert TRAINER not in bound_subject_names(rendered.objects)
+    assert "mingo-prediction" not in bound_subject_names(rendered.objects)
+
+
+def test_the_deployer_may_only_get_and_patch_the_prediction_deployments(
+    rendered: RenderedChart,
+) -> None:
+    roles = {role["metadata"]["name"]: role for role in rendered.of_kind("Role")}
+    granted = [
+        rule
+        for binding in rendered.of_kind("RoleBinding")
+        if ("ServiceAccount", "mingo-deployer", NAMESPACE)
+        in {(s["kind"], s["name"], s["namespace"]) for s in binding["subjects"]}
+        for rule in roles[binding["roleRef"]["name"]]["rules"]
+    ]
+    assert granted == [
+        {
+            "apiGroups": ["apps"],
+            "resources": ["deployments"],
+            "resourceNames": PREDICTION_DEPLOYMENTS,
+            "verbs": ["get", "patch"],
+        }
+    ]
+    # It needs its token to call the API.
+    assert service_accounts(rendered.objects)["mingo-deployer"].get(
+        "automountServiceAccountToken", True
+    )
+
+
+def test_service_accounts_pipeline_still_names_the_trainer() -> None:
+    # Deprecated alias: an old values file keeps rendering; the account loses the deploy rights.
+    objects = render_chart([], set_values=["serviceAccounts.pipeline=mingo-pipeline"])
+    accounts = service_accounts(objects)
+    assert set(accounts) == {"mingo-prediction", "mingo-pipeline", "mingo-deployer"}
+    assert accounts["mingo-pipeline"]["automountServiceAccountToken"] is False
+    assert "mingo-pipeline" not in bound_subject_names(objects)

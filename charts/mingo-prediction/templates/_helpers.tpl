@@ -67,3 +67,8 @@ mingo-config and the chart-managed Secrets are rendered. */}}
 {{- end -}}
 {{- $namespaces | toJson -}}
 {{- end -}}
+
+{{/* The trainer service account's name; serviceAccounts.pipeline is its deprecated alias. */}}
+{{- define "mingo-prediction.trainerServiceAccount" -}}
+{{- .Values.serviceAccounts.pipeline | default .Values.serviceAccounts.trainer | required "serviceAccounts.trainer is required" -}}
+{{- end -}}
