@@ -93,7 +93,14 @@ SECRET_DATA = {
     "mingo-mlflow": {"username": "user-placeholder", "password": "pw-placeholder"},
     "mingo-api": {"api-key": "api-placeholder"},
     "mingo-zenml": {"api-key": "zenml-placeholder"},
+    "mingo-s3-reader": {
+        "access-key-id": "rid-placeholder",
+        "secret-access-key": "rkey-placeholder",
+    },
+    "mingo-mlflow-reader": {"username": "ruser-placeholder", "password": "rpw-placeholder"},
 }
+# Read only by the prediction pods: never copied into Airflow's namespace.
+READER_SECRETS = {"mingo-s3-reader", "mingo-mlflow-reader"}
 
 
 def secret_values_file(tmp_path: Any, data: dict[str, dict[str, str]]) -> Any:
@@ -117,8 +124,8 @@ def test_chart_managed_secrets_exist_in_mingo_and_airflow_with_what_every_pod_re
         for obj in objects
         if obj["kind"] == "Secret"
     }
-    assert set(secrets) == {
-        (namespace, name) for namespace in (NAMESPACE, AIRFLOW_NAMESPACE) for name in SECRET_DATA
+    assert set(secrets) == {(NAMESPACE, name) for name in SECRET_DATA} | {
+        (AIRFLOW_NAMESPACE, name) for name in set(SECRET_DATA) - READER_SECRETS
     }
     for (_, name), data in secrets.items():
         assert data == SECRET_DATA[name]
@@ -129,12 +136,24 @@ def test_chart_managed_secrets_exist_in_mingo_and_airflow_with_what_every_pod_re
     for namespace in (NAMESPACE, AIRFLOW_NAMESPACE):
         for ref in wanted:
             assert ref["key"] in secrets[(namespace, ref["secret"])], (namespace, ref)
+    for ref in chart_values["predictionSecretEnv"].values():
+        assert ref["key"] in secrets[(NAMESPACE, ref["secret"])], ref
 
 
 def test_chart_managed_secrets_must_hold_every_key_the_pods_read(tmp_path: Any) -> None:
     incomplete = {**SECRET_DATA, "mingo-mlflow": {"username": "user-placeholder"}}
     with pytest.raises(HelmError, match=r"secrets\.data\.mingo-mlflow\.password is missing"):
         render_chart([secret_values_file(tmp_path, incomplete)])
+
+
+def test_chart_managed_secrets_must_hold_the_read_only_ones_too(tmp_path: Any) -> None:
+    without_reader = {k: v for k, v in SECRET_DATA.items() if k != "mingo-s3-reader"}
+    with pytest.raises(
+        HelmError,
+        match=r"secrets\.data\.mingo-s3-reader\.access-key-id is missing "
+        r"\(predictionSecretEnv\.AWS_ACCESS_KEY_ID reads it\)",
+    ):
+        render_chart([secret_values_file(tmp_path, without_reader)])
 
 
 def test_no_secret_is_rendered_unless_the_chart_is_told_to_manage_them(
@@ -275,15 +294,29 @@ def test_configuration_comes_from_configmaps_and_credentials_from_secrets(
 def test_secret_names_match_what_the_retraining_dags_read(rendered: RenderedChart) -> None:
     dag_config = yaml.safe_load((REPO_ROOT / "dags" / "mingo_retrain.yaml").read_text())
     dag_secrets = dag_config["kubernetes"]["secret_env"]
-    deployment = rendered.named("Deployment", "binary-prediction")
-    for entry in only_container(deployment)["env"]:
-        ref = entry.get("valueFrom", {}).get("secretKeyRef")
-        if ref and entry["name"] in dag_secrets:
-            assert (ref["name"], ref["key"]) == (
-                dag_secrets[entry["name"]]["secret"],
-                dag_secrets[entry["name"]]["key"],
-            ), entry["name"]
+    chart_values = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
+    assert chart_values["secretEnv"] == {
+        name: ref for name, ref in dag_secrets.items() if name in chart_values["secretEnv"]
+    }
     assert dag_config["kubernetes"]["config_map"] == "mingo-config"
+
+
+def test_prediction_pods_read_only_the_read_only_credentials(rendered: RenderedChart) -> None:
+    # Not the pipeline's S3 key or MLflow user: a serving pod cannot write artifacts or move
+    # an alias even if it is taken over.
+    chart_values = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
+    pipeline_secrets = {ref["secret"] for ref in chart_values["secretEnv"].values()}
+    for deployment in rendered.of_kind("Deployment"):
+        refs = {
+            entry["name"]: entry["valueFrom"]["secretKeyRef"]
+            for entry in only_container(deployment)["env"]
+            if "secretKeyRef" in entry.get("valueFrom", {})
+        }
+        assert refs["AWS_ACCESS_KEY_ID"]["name"] == "mingo-s3-reader"
+        assert refs["AWS_SECRET_ACCESS_KEY"]["name"] == "mingo-s3-reader"
+        assert refs["MLFLOW_TRACKING_USERNAME"]["name"] == "mingo-mlflow-reader"
+        assert refs["MLFLOW_TRACKING_PASSWORD"]["name"] == "mingo-mlflow-reader"
+        assert {ref["name"] for ref in refs.values()} & pipeline_secrets == {"mingo-api"}
 
 
 def test_the_dags_use_service_accounts_the_chart_creates(rendered: RenderedChart) -> None:
@@ -357,8 +390,10 @@ def test_network_policy_admits_only_the_serving_port_to_the_prediction_pods(
 
 
 def test_rendering_without_a_secret_name_fails_with_a_clear_message() -> None:
-    with pytest.raises(HelmError, match=r"secretEnv\.MINGO_API_KEY\.secret must name a Secret"):
-        render_chart([], set_values=["secretEnv.MINGO_API_KEY.secret="])
+    with pytest.raises(
+        HelmError, match=r"predictionSecretEnv\.MINGO_API_KEY\.secret must name a Secret"
+    ):
+        render_chart([], set_values=["predictionSecretEnv.MINGO_API_KEY.secret="])
 
 
 def test_a_disabled_kind_is_absent_everywhere_including_rbac() -> None:
