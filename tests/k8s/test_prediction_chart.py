@@ -374,12 +374,26 @@ def test_network_policy_admits_only_the_serving_port_to_the_prediction_pods(
         assert labels_match(spec["podSelector"]["matchLabels"], pod_template_labels(deployment))
     (ingress,) = spec["ingress"]
     assert ingress["ports"] == [{"port": "http", "protocol": "TCP"}]
+    namespace_peers = [peer for peer in ingress["from"] if "namespaceSelector" in peer]
     allowed_namespaces = {
         peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
-        for peer in ingress["from"]
-        if "namespaceSelector" in peer
+        for peer in namespace_peers
+        if "kubernetes.io/metadata.name" in peer["namespaceSelector"]["matchLabels"]
     }
     assert allowed_namespaces == {"airflow"}
+    # Prometheus, from any namespace labelled for it (pod labels optional).
+    scrapers = [
+        peer
+        for peer in namespace_peers
+        if "kubernetes.io/metadata.name" not in peer["namespaceSelector"]["matchLabels"]
+    ]
+    assert scrapers == [
+        {"namespaceSelector": {"matchLabels": {"mingo.io/metrics-scraper": "true"}}}
+    ]
+    deployment = rendered.of_kind("Deployment")[0]
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    container_ports = {p["containerPort"]: p["name"] for p in only_container(deployment)["ports"]}
+    assert container_ports[int(annotations["prometheus.io/port"])] == "http"
     (same_namespace_peer,) = [peer for peer in ingress["from"] if "podSelector" in peer]
     # The labels dags/mingo_dags/pod_step.py puts on the retraining step pods.
     retraining_pod_labels = {
@@ -564,3 +578,43 @@ def test_the_worst_case_grows_with_the_settings() -> None:
     # not fit, which is why the chart bounds them.
     assert mlflow_worst_case_seconds(2, 1, 20) < mlflow_worst_case_seconds(7, 2, 120)
     assert mlflow_worst_case_seconds(7, 2, 120) > 80 * 5
+
+
+def network_policy(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    (policy,) = [obj for obj in objects if obj["kind"] == "NetworkPolicy"]
+    return dict(policy["spec"])
+
+
+def test_dns_egress_goes_to_any_destination(rendered: RenderedChart) -> None:
+    egress = network_policy(rendered.objects)["egress"]
+    dns = [rule for rule in egress if {"port": 53, "protocol": "UDP"} in rule.get("ports", [])]
+    assert dns == [{"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}], (
+        "DNS must not be tied to one namespace (node-local DNS, external resolvers)"
+    )
+
+
+def test_metrics_scraper_selector_is_configurable() -> None:
+    objects = render_chart(
+        [],
+        set_values=[
+            "networkPolicy.metricsScrapers.namespaceLabels.team=observability",
+            "networkPolicy.metricsScrapers.podLabels.app\\.kubernetes\\.io/name=prometheus",
+        ],
+    )
+    (ingress,) = network_policy(objects)["ingress"]
+    assert {
+        "namespaceSelector": {
+            "matchLabels": {"mingo.io/metrics-scraper": "true", "team": "observability"}
+        },
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+    } in ingress["from"]
+    for obj in objects:
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+    # An empty selector turns the rule off rather than admitting every namespace.
+    objects = render_chart([], set_values=["networkPolicy.metricsScrapers.namespaceLabels=null"])
+    (ingress,) = network_policy(objects)["ingress"]
+    assert all(
+        "kubernetes.io/metadata.name" in peer["namespaceSelector"]["matchLabels"]
+        for peer in ingress["from"]
+        if "namespaceSelector" in peer
+    )
