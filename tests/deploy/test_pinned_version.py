@@ -10,10 +10,13 @@ test runs the real service (`mingo serve`) with that env and asks /predict what 
 from __future__ import annotations
 
 import copy
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from mingo.deploy.kubernetes import MODEL_VERSION_ANNOTATION, pinned_version, wait_for_rollout
@@ -27,6 +30,8 @@ from tests.k8s.helm import render_chart
 KIND = "binary"
 DEPLOYMENT = f"{KIND}-prediction"
 VERSION_VARIABLE = "MINGO_MODEL_VERSION"
+SERVE_CUSTOMERS = 300
+SERVE_SEED = 20240402
 ROLL = {"timeout_s": 20.0, "poll_interval_s": 0.1, "log": lambda line: None}
 
 
@@ -134,3 +139,43 @@ def test_a_pod_started_after_the_alias_moved_serves_what_the_deployment_names(
         two,
         one,
     ]
+
+
+def test_the_service_started_with_that_env_serves_the_pinned_version(
+    installed: Installed, migrated_mlflow_db: Path, tmp_path: Path
+) -> None:
+    # Real models this time, and the real service (`mingo serve`) given the resolved env.
+    from mlflow import MlflowClient
+
+    from mingo.data.generate import generate_purchases
+    from tests.serving.conftest import (
+        customer_payloads,
+        log_and_register,
+        service_env,
+        train_small_model,
+    )
+    from tests.serving.running_service import RunningService
+
+    kube = installed.kube
+    shutil.copy(migrated_mlflow_db, tmp_path / "mlflow.db")
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    purchases = generate_purchases(SERVE_CUSTOMERS, SERVE_SEED)
+    model = train_small_model(purchases, KIND)
+    one = log_and_register(tracking_uri, tmp_path / "artifacts", model)
+    roll_to(kube.apps, kind=KIND, namespace=NAMESPACE, version=one, **ROLL)
+    two = log_and_register(tracking_uri, tmp_path / "artifacts", model)  # the alias moves
+    assert get_alias_version(MlflowClient(tracking_uri), KIND, CHAMPION) == two
+
+    pinned = start_pod(kube)[VERSION_VARIABLE]
+    assert pinned == one
+    env = service_env(tmp_path / "home", tracking_uri, extra={VERSION_VARIABLE: pinned})
+    service = RunningService(KIND, env, tmp_path / "serve.log")
+    try:
+        service.start()
+        service.wait_for("/readyz", 200)
+        body = {"customers": customer_payloads(purchases)[:2], "as_of": "2024-04-01"}
+        answer = httpx.post(service.url + "/predict", json=body, timeout=60)
+    finally:
+        service.stop()
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["model"], answer.json()["model_version"]) == (f"mingo-{KIND}", one)
