@@ -56,9 +56,15 @@ def is_literal(value: Any) -> bool:
     return isinstance(value, str | int | float) and not isinstance(value, bool) and str(value) != ""
 
 
+# Shapes that name a Secret and a key in it: MinGo's `{secret, key}`, and the Airflow chart's
+# `secret:` list entries `{envName, secretName, secretKey}` (secretKey is the key's name there).
+SECRET_REFERENCE_SHAPES = (("secret", "key"), ("secretName", "secretKey"))
+
+
 def is_secret_reference(mapping: dict[str, Any]) -> bool:
-    return set(mapping) >= {"secret", "key"} and all(
-        isinstance(mapping[field], str) for field in ("secret", "key")
+    return any(
+        set(mapping) >= set(shape) and all(isinstance(mapping[field], str) for field in shape)
+        for shape in SECRET_REFERENCE_SHAPES
     )
 
 

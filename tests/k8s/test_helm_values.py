@@ -261,3 +261,44 @@ def test_mlflow_accepts_the_host_names_its_clients_send(monkeypatch: Any) -> Non
     for host in ("mlflow.example.com", "evil.test:5000"):
         answer = client.get("/api/2.0/mlflow/experiments/search", headers={"Host": host})
         assert answer.status_code == 403, host
+
+
+def test_airflow_task_logs_go_to_s3_through_a_connection_from_a_secret() -> None:
+    airflow = load("airflow.yaml")
+    logging = airflow["config"]["logging"]
+    assert logging["remote_logging"] == "True"
+    assert logging["delete_local_logs"] == "True"
+    assert logging["remote_base_log_folder"] == "s3://mingo-airflow-logs/logs"
+    connection_id = logging["remote_log_conn_id"]
+    assert connection_id == "mingo_s3_logs"
+    # Airflow reads connection <id> from AIRFLOW_CONN_<ID>; the chart's `secret` list turns it
+    # into a secretKeyRef in every Airflow container (task pods included).
+    variable = f"AIRFLOW_CONN_{connection_id.upper()}"
+    (entry,) = [item for item in airflow["secret"] if item["envName"] == variable]
+    assert entry["secretName"] and entry["secretKey"]
+    assert all(item.get("name") != variable for item in airflow.get("env", []))
+    # The bucket exists, and only the logs key may write it.
+    minio = load("minio.yaml")
+    bucket = logging["remote_base_log_folder"].removeprefix("s3://").split("/", 1)[0]
+    assert bucket in {b["name"] for b in minio["buckets"]}
+
+
+def policy_actions(minio: Any, policy_name: str) -> dict[str, set[str]]:
+    (policy,) = [p for p in minio["policies"] if p["name"] == policy_name]
+    actions: dict[str, set[str]] = {}
+    for statement in policy["statements"]:
+        for resource in statement["resources"]:
+            actions.setdefault(resource, set()).update(statement["actions"])
+    return actions
+
+
+def test_the_read_only_s3_key_can_only_read_the_artifact_bucket() -> None:
+    minio = load("minio.yaml")
+    mlflow = load("mlflow.yaml")
+    artifact_bucket = mlflow["artifactRoot"]["s3"]["bucket"]
+    (reader,) = [user for user in minio["users"] if user["accessKey"] == "mingo-reader"]
+    assert reader["existingSecret"] and "secretKey" not in reader
+    actions = policy_actions(minio, reader["policy"])
+    assert set(actions) == {f"arn:aws:s3:::{artifact_bucket}", f"arn:aws:s3:::{artifact_bucket}/*"}
+    every_action = set().union(*actions.values())
+    assert every_action <= {"s3:GetBucketLocation", "s3:ListBucket", "s3:GetObject"}

@@ -36,6 +36,8 @@ def test_rendered_chart_carries_no_literal_credentials(rendered: RenderedChart) 
         ("fernetKey: c2VjcmV0\n", "doc0.fernetKey"),
         ("extra:\n  note: AKIAABCDEFGHIJKLMNOP\n", "doc0.extra.note"),
         ("token: abc\n", "doc0.token"),
+        # Not the Airflow chart's reference shape (no secretName): a literal secret key.
+        ("minio:\n  secretKey: abc123\n", "doc0.minio.secretKey"),
     ],
 )
 def test_the_scanner_catches_planted_credentials(planted: str, where: str, tmp_path: Path) -> None:
@@ -54,6 +56,7 @@ def test_the_scanner_catches_planted_credentials(planted: str, where: str, tmp_p
         "env:\n  - name: AWS_SECRET_ACCESS_KEY\n"
         "    valueFrom:\n      secretKeyRef: {name: s, key: k}\n",
         "auth:\n  adminPassword: ''\n",
+        "secret:\n  - {envName: AIRFLOW_CONN_X, secretName: airflow-x, secretKey: connection}\n",
     ],
 )
 def test_the_scanner_accepts_secret_references(reference: str, tmp_path: Path) -> None:
