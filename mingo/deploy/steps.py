@@ -182,15 +182,29 @@ def undo(
         deployment = deployment_name(kind)
         pinned = pinned_version(read_deployment(apps, name=deployment, namespace=namespace))
         if alias_moved or pinned == undone:
-            roll_to(
-                apps,
-                kind=kind,
-                namespace=namespace,
-                version=restored,
-                timeout_s=timeout_s,
-                log=log,
-                poll_interval_s=poll_interval_s,
-            )
+            try:
+                roll_to(
+                    apps,
+                    kind=kind,
+                    namespace=namespace,
+                    version=restored,
+                    timeout_s=timeout_s,
+                    log=log,
+                    poll_interval_s=poll_interval_s,
+                )
+            except DeployError as error:
+                # The registry part is done and stays done: say so, with both versions, so
+                # whoever reads the failed task knows what serves and what to check.
+                registry_state = (
+                    f"the champion alias was moved back from version {undone} to {restored}"
+                    if alias_moved
+                    else f"the champion is version {restored}"
+                )
+                raise DeployError(
+                    f"rollback of {name} version {undone}: {registry_state}, but re-pinning "
+                    f"Deployment {namespace}/{deployment} from version {pinned} to version "
+                    f"{restored} failed: {error}"
+                ) from error
             rolled = True
         else:
             log(

@@ -261,3 +261,52 @@ def test_cli_local_roll_without_a_service_says_there_is_nothing_to_roll(
 def _no_kubeconfig_from_the_user(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("KUBECONFIG", raising=False)
     yield
+
+
+def test_cli_rollback_whose_rollout_fails_names_both_versions_and_exits_1(
+    kube_api: KubeApi, registry: Any, kubeconfig: str
+) -> None:
+    register_versions(registry, "multiclass", 2)
+    create_prediction_deployment(kube_api.apps, "multiclass-prediction", version="2")
+    with DeploymentController(kube_api.apps, "multiclass-prediction", behaviour="fail"):
+        result = CliRunner().invoke(
+            app,
+            ["deploy", "rollback", "multiclass", "--version", "2", "--kubeconfig", kubeconfig],
+        )
+    assert result.exit_code == 1, result.output
+    assert (
+        "rollback of mingo-multiclass version 2: the champion alias was moved back from "
+        "version 2 to 1, but re-pinning Deployment mingo/multiclass-prediction from version 2 "
+        "to version 1 failed" in result.output
+    )
+    assert "exceeded its progress deadline" in result.output
+    # The registry part stands; the Deployment names the restored version (its rollout failed).
+    assert get_alias_version(registry, "multiclass", CHAMPION) == "1"
+    assert pinned(kube_api, "multiclass") == "1"
+
+
+def test_rollback_of_a_superseded_version_still_pinned_re_pins_the_champion(
+    kube_api: KubeApi, registry: Any
+) -> None:
+    # This run deployed 3; another promoted 4 but has not rolled yet: the Deployment still
+    # names 3, which failed here, so it goes to the champion; the alias is not this run's.
+    register_versions(registry, "binary", 3)
+    four = str(registry.create_model_version("mingo-binary", source="file:///m/4").version)
+    promote_version(registry, "binary", four, expected_champion="3")
+    create_prediction_deployment(kube_api.apps, "binary-prediction", version="3")
+    with DeploymentController(kube_api.apps, "binary-prediction") as controller:
+        outcome = undo(
+            kube_api.apps,
+            registry,
+            kind="binary",
+            namespace=NAMESPACE,
+            version="3",
+            timeout_s=20,
+            log=lambda line: None,
+            poll_interval_s=0.1,
+        )
+    assert (outcome.undone, outcome.restored) == ("3", four)
+    assert (outcome.alias_moved, outcome.deployment_rolled) == (False, True)
+    assert get_alias_version(registry, "binary", CHAMPION) == four
+    assert get_alias_version(registry, "binary", PREVIOUS) == "3"
+    assert controller.rolled_templates == [{MODEL_VERSION_ANNOTATION: four}]
