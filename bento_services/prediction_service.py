@@ -2,8 +2,10 @@
 
 Model resolution: the service declares no `bentoml.models.BentoModel`. A declared BentoModel is
 copied into the Bento at build time, which would freeze one version into the image, while the
-registry (MLflow) decides what serves: at start each worker resolves
-`models:/mingo-<kind>@champion` and loads that version. bentoml#5319 (a model loaded at import
+registry (MLflow) and the Deployment decide what serves: at start each worker loads the version
+`MINGO_MODEL_VERSION` pins (in Kubernetes, from the pod template), or, with nothing pinned
+(`mingo serve` locally), resolves `models:/mingo-<kind>@champion` and loads that version
+(`mingo.serving.champion`). bentoml#5319 (a model loaded at import
 time from BentoML's own store is missing from a containerized Bento) does not arise, because
 nothing is read from BentoML's store; what the Bento must carry is the code that loads and runs
 the champion (`mingo`, scikit-learn, skops, MLflow), which the bentofiles include.
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import logging
 from datetime import date
-from functools import partial
 from typing import Any
 
 import bentoml
@@ -30,7 +31,17 @@ from threadpoolctl import threadpool_limits
 from mingo import ModelKind, registered_model_name
 from mingo.config import Settings, load_settings
 from mingo.serving.batching import MicroBatcher
-from mingo.serving.champion import ChampionUnavailable, load_champion
+from mingo.serving.champion import (
+    ChampionAlias,
+    ChampionUnavailable,
+    MissingPin,
+    ModelCache,
+    ModelLoader,
+    PinnedVersion,
+    missing_pin_message,
+    model_source,
+    pinned_reload_message,
+)
 from mingo.serving.client_errors import ClientErrorLog, drop_client_error_tracebacks
 from mingo.serving.predictor import ChampionPredictor, NoChampionLoaded, RejectedRequest
 from mingo.serving.request_guard import RequestGuard
@@ -48,6 +59,8 @@ MODEL_NAME_HEADER = "X-Model-Name"
 IGNORED_PURCHASES_HEADER = "X-Ignored-Purchases"
 # BentoML's logger of request exceptions: a traceback for every error, 4xx included.
 BENTOML_REQUEST_ERROR_LOGGER = "bentoml._internal.server.http_app"
+
+logger = logging.getLogger("mingo.serving.service")
 
 # The environment, read once in this process (the CLI process and each worker).
 SETTINGS = load_settings()
@@ -88,9 +101,11 @@ def build_prediction_service(kind: ModelKind, settings: Settings) -> Any:
             # workers never oversubscribe the cores.
             threadpool_limits(limits=settings.threads_per_worker)
             drop_client_error_tracebacks(logging.getLogger(BENTOML_REQUEST_ERROR_LOGGER))
-            self.predictor = ChampionPredictor(
-                kind, partial(load_champion, kind, settings.mlflow_tracking_uri)
-            )
+            self.source = model_source(settings.model_version)
+            cache = ModelCache(settings.model_cache_dir) if settings.model_cache_dir else None
+            loader = ModelLoader(kind, settings.mlflow_tracking_uri, self.source, cache)
+            missing = missing_pin_message(kind) if isinstance(self.source, MissingPin) else None
+            self.predictor = ChampionPredictor(kind, loader, not_loaded_message=missing)
             model_name = registered_model_name(kind)
             self.batcher = MicroBatcher(
                 self.predictor.predict,
@@ -99,7 +114,10 @@ def build_prediction_service(kind: ModelKind, settings: Settings) -> Any:
             self.predictor.on_load = lambda champion: CHAMPION_VERSION.labels(
                 model=champion.name
             ).set(float(champion.version))
-            if not self.predictor.try_load():
+            if missing is not None:
+                # Alive but never ready: guessing a version would defeat the pin.
+                logger.error("not ready: %s", missing)
+            elif not self.predictor.try_load():
                 self.predictor.keep_trying_until_loaded(settings.champion_poll_seconds)
 
         def __is_ready__(self) -> bool:
@@ -127,8 +145,20 @@ def build_prediction_service(kind: ModelKind, settings: Settings) -> Any:
 
         @bentoml.api(route="/admin/reload")
         async def reload(self, ctx: bentoml.Context) -> ReloadResponse:
-            """Load the registry's current champion, then swap it in; requests in flight finish."""
+            """Load the registry's current champion, then swap it in; requests in flight finish.
+
+            A service whose Deployment pins a version (or pins nothing) refuses with 409: the
+            version changes only by rolling the Deployment.
+            """
             import anyio
+
+            match self.source:
+                case PinnedVersion(version=version):
+                    return error_response(ctx, 409, pinned_reload_message(kind, version))
+                case MissingPin():
+                    return error_response(ctx, 409, missing_pin_message(kind))
+                case ChampionAlias():
+                    pass
 
             try:
                 outcome = await anyio.to_thread.run_sync(self.predictor.reload)

@@ -18,6 +18,19 @@ from pydantic import BaseModel, ConfigDict, Field
 DEFAULT_CHAMPION_POLL_SECONDS = 10.0
 DEFAULT_SERVICE_WORKERS = 1
 DEFAULT_THREADS_PER_WORKER = 1
+# Per worker: requests admitted at once (each holds its body and parsed customers in memory)
+# and customers scored in one merged model call; sized in benchmarks/results/serving.md so a
+# burst of 16 MiB bodies stays inside a 1.5-2 GiB pod with one worker.
+DEFAULT_MAX_REQUESTS_IN_FLIGHT = 4
+DEFAULT_MAX_BATCH_CUSTOMERS = 2000
+# MINGO_AUTH: how the prediction services authenticate callers.
+AUTH_API_KEY = "api-key"
+AUTH_NONE = "none"
+AUTH_MODES = (AUTH_API_KEY, AUTH_NONE)
+
+
+class SettingsError(ValueError):
+    """A setting is missing, malformed or contradicts another; the message names it."""
 
 
 class Settings(BaseModel):
@@ -39,6 +52,41 @@ class Settings(BaseModel):
     champion_poll_seconds: float = Field(default=DEFAULT_CHAMPION_POLL_SECONDS, gt=0)
     service_workers: int = Field(default=DEFAULT_SERVICE_WORKERS, ge=1)
     threads_per_worker: int = Field(default=DEFAULT_THREADS_PER_WORKER, ge=1)
+    # Prediction services. model_version: None = unset (serve the champion alias), "" = set
+    # but empty (a Deployment that pins nothing), "N" = exactly version N.
+    model_version: str | None = Field(default=None, pattern=r"^[0-9]*$")
+    model_cache_dir: Path | None = None
+    max_requests_in_flight: int = Field(default=DEFAULT_MAX_REQUESTS_IN_FLIGHT, ge=1)
+    max_batch_customers: int = Field(default=DEFAULT_MAX_BATCH_CUSTOMERS, ge=1)
+    # MINGO_AUTH as given (None when unset or empty) and whether MINGO_API_KEY was set empty;
+    # `service_api_key()` turns them into the services' rule.
+    auth: str | None = None
+    api_key_set_empty: bool = False
+
+    def service_api_key(self) -> str | None:
+        """The key the prediction services require, or None to serve without authentication.
+
+        Raises SettingsError when the settings would turn authentication off by accident (an
+        empty key) or contradict each other.
+        """
+        if self.auth is not None and self.auth not in AUTH_MODES:
+            raise SettingsError(f"MINGO_AUTH={self.auth!r} is not one of {', '.join(AUTH_MODES)}")
+        if self.auth == AUTH_NONE:
+            if self.api_key is not None:
+                raise SettingsError(
+                    "MINGO_AUTH=none contradicts a non-empty MINGO_API_KEY: unset one of them"
+                )
+            return None
+        if self.api_key is not None:
+            return self.api_key
+        if self.auth == AUTH_API_KEY:
+            raise SettingsError("MINGO_AUTH=api-key requires a non-empty MINGO_API_KEY")
+        if self.api_key_set_empty:
+            raise SettingsError(
+                "MINGO_API_KEY is empty: set a key, or MINGO_AUTH=none to serve "
+                "without authentication"
+            )
+        return None
 
     @property
     def mlflow_artifact_root(self) -> Path:
@@ -89,6 +137,18 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         service_workers=int(env.get("MINGO_SERVICE_WORKERS") or DEFAULT_SERVICE_WORKERS),
         threads_per_worker=int(env.get("OMP_NUM_THREADS") or DEFAULT_THREADS_PER_WORKER),
+        model_version=env.get("MINGO_MODEL_VERSION"),
+        model_cache_dir=Path(env["MINGO_MODEL_CACHE_DIR"])
+        if env.get("MINGO_MODEL_CACHE_DIR")
+        else None,
+        max_requests_in_flight=int(
+            env.get("MINGO_MAX_REQUESTS_IN_FLIGHT") or DEFAULT_MAX_REQUESTS_IN_FLIGHT
+        ),
+        max_batch_customers=int(
+            env.get("MINGO_MAX_BATCH_CUSTOMERS") or DEFAULT_MAX_BATCH_CUSTOMERS
+        ),
+        auth=env.get("MINGO_AUTH") or None,
+        api_key_set_empty=env.get("MINGO_API_KEY") == "",
     )
 
 

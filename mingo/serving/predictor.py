@@ -50,9 +50,13 @@ class ReloadOutcome:
 
 
 class ChampionPredictor:
-    def __init__(self, kind: ModelKind, loader: ChampionLoader) -> None:
+    def __init__(
+        self, kind: ModelKind, loader: ChampionLoader, not_loaded_message: str | None = None
+    ) -> None:
         self.kind = kind
         self._loader = loader
+        # What /predict says while nothing is loaded (e.g. why nothing ever will be).
+        self.not_loaded_message = not_loaded_message or f"no champion of mingo-{kind} is loaded yet"
         self._champion: LoadedChampion | None = None
         # Serialises reloads with each other; predictions never take this lock.
         self._reload_lock = threading.Lock()
@@ -111,7 +115,7 @@ class ChampionPredictor:
     def predict(self, request: PredictRequest) -> PredictResponse:
         champion = self._champion
         if champion is None:
-            raise NoChampionLoaded(f"no champion of mingo-{self.kind} is loaded yet")
+            raise NoChampionLoaded(self.not_loaded_message)
         purchases = purchases_frame(request)
         try:
             raw = predict(champion.model, purchases, request.as_of)
