@@ -81,7 +81,8 @@ class DagConfig(BaseModel):
     retry_delay_minutes: float = Field(default=2, gt=0)
     retry_exponential_backoff: float = Field(default=2.0, ge=0)
     max_retry_delay_minutes: float = Field(default=30, gt=0)
-    dagrun_timeout_minutes: int = Field(default=240, gt=0)
+    # Checked against the built DAG's worst case (mingo_dags.timeouts.check_run_timeout).
+    dagrun_timeout_minutes: int = Field(default=600, gt=0)
     kubernetes: KubernetesConfig
     models: dict[Kind, ModelDagConfig]
 

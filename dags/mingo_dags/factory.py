@@ -10,10 +10,13 @@ from airflow.sdk import DAG, BaseOperator, chain
 from mingo_dags import commands, registry_tasks
 from mingo_dags.config import DagConfig, Resources, model_name
 from mingo_dags.params import retrain_params
+from mingo_dags.timeouts import check_run_timeout
 
 START_DATE = datetime(2026, 1, 1)
 STEP_TIMEOUT = timedelta(minutes=15)
 SMOKE_TEST_TIMEOUT = timedelta(minutes=10)
+# The steps that only read the registry (seconds of work; MLflow's client retries included).
+REGISTRY_STEP_TIMEOUT = timedelta(minutes=5)
 # `mingo data validate` / `mingo train` exit code for unusable data (pinned to the CLI by
 # tests/dags/test_pinned_to_mingo.py; the DAG files cannot import mingo while parsed).
 BAD_DATA_EXIT_CODE = 2
@@ -122,7 +125,10 @@ def registry_task_kwargs(config: DagConfig) -> dict[str, Any]:
 
 def build_retrain_dag(kind: str, config: DagConfig) -> DAG:
     model = config.models[kind]  # type: ignore[index]
-    in_registry_image = registry_task_kwargs(config)
+    in_registry_image = {
+        **registry_task_kwargs(config),
+        "execution_timeout": REGISTRY_STEP_TIMEOUT,
+    }
     namespace = config.kubernetes.namespace
     rollout_timeout = config.kubernetes.rollout_timeout_seconds
     local = config.runner == "local"
@@ -182,7 +188,9 @@ def build_retrain_dag(kind: str, config: DagConfig) -> DAG:
             execution_timeout=SMOKE_TEST_TIMEOUT,
             retries=1,
         )
-        needs_rollback = registry_tasks.rollback_needed()
+        needs_rollback = registry_tasks.rollback_needed.override(
+            execution_timeout=REGISTRY_STEP_TIMEOUT
+        )()
         rollback = make_step(
             config,
             kind,
@@ -193,8 +201,11 @@ def build_retrain_dag(kind: str, config: DagConfig) -> DAG:
             retries=0,
         )
         chain(validate_data, before, retrain, decide)
-        chain(decide, [redeploy, registry_tasks.not_promoted()])
+        not_promoted = registry_tasks.not_promoted.override(execution_timeout=REGISTRY_STEP_TIMEOUT)
+        chain(decide, [redeploy, not_promoted()])
         chain(redeploy, smoke_test, needs_rollback, rollback)
         chain(redeploy, needs_rollback)
         chain(rollback, registry_tasks.fail_after_rollback.override(**in_registry_image)(kind))
+    # Refuse a run timeout that could stop a run between promotion and redeploy/rollback.
+    check_run_timeout(dag)
     return dag

@@ -57,7 +57,7 @@ def test_schedule_runs_and_retries(local_dags: dict[str, DAG], kind: str) -> Non
     assert dag.schedule == EXPECTED_SCHEDULES[kind]
     assert dag.catchup is False
     assert dag.max_active_runs == 1
-    assert dag.dagrun_timeout == timedelta(hours=4)
+    assert dag.dagrun_timeout == timedelta(hours=10)
     assert {"mingo", "retraining", kind} <= set(dag.tags)
     assert dag.owner == "mingo"
     assert f"mingo train {kind}" in (dag.doc_md or "")
