@@ -12,7 +12,9 @@ admitted by a namespace labelled `pod-security.kubernetes.io/enforce: restricted
 Every container list is checked: containers, initContainers and ephemeralContainers. Not
 modelled, so this checker is stricter than the admission controller there: the relaxations for
 pods in a user namespace (`hostUsers: false`, feature gate UserNamespacesPodSecurityStandards,
-off by default in 1.33) and the per-cluster exemptions of the admission configuration.
+off by default in 1.33) and the per-cluster exemptions of the admission configuration. The safe
+sysctls are the documented v1.33 list (through the v1.29 additions); a sysctl added to the
+admission controller's list later is reported here (stricter, never looser).
 """
 
 from __future__ import annotations
