@@ -175,3 +175,13 @@ def test_the_cel_allows_the_roll_and_denies_everything_else(
         name: decision for name, decision in decisions.items() if decision.startswith("denied")
     }
     assert denied == decisions, decisions
+
+
+def test_helm_lint_passes_strictly_with_the_policy_on() -> None:
+    from tests.k8s.helm import CHART_DIR, run_helm
+
+    output = run_helm(
+        "lint", "--strict", str(CHART_DIR), "--namespace", NAMESPACE,
+        "--set", "deployerAdmissionPolicy.enabled=true",
+    )  # fmt: skip
+    assert "0 chart(s) failed" in output
