@@ -8,12 +8,17 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 # Copies of mingo's names, because the scheduler parses the DAG files without the mingo
 # package (Airflow's own image): tests/dags/test_pinned_to_mingo.py pins them to mingo's.
 Kind = Literal["binary", "multiclass", "clustering"]  # mingo.ModelKind
 Runner = Literal["kubernetes", "local"]
+# Who a step pod runs as: training (validate_data, retrain, smoke_test: no Kubernetes API),
+# deploying (redeploy, rollback: patch the prediction Deployments).
+StepRole = Literal["training", "deploying"]
+TRAINING: StepRole = "training"
+DEPLOYING: StepRole = "deploying"
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "mingo_retrain.yaml"
 CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
@@ -38,17 +43,42 @@ class Resources(BaseModel):
     limits: dict[str, str] = Field(default_factory=dict)
 
 
+class ServiceAccounts(BaseModel):
+    """One service account per step role (the chart creates them with their RBAC)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    training: str = Field(min_length=1)
+    deploying: str = Field(min_length=1)
+
+
 class KubernetesConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     namespace: str = "mingo"
     image: str
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
-    service_account: str
+    service_accounts: ServiceAccounts | None = None
+    # The former single account of every step: still read, for both roles, when
+    # `service_accounts` is absent (files written before the split keep loading).
+    service_account: str | None = Field(default=None, min_length=1)
     config_map: str
     secret_env: dict[str, SecretEnv] = Field(default_factory=dict)
     step_resources: Resources = Field(default_factory=Resources)
     rollout_timeout_seconds: int = Field(default=600, gt=0)
+
+    @model_validator(mode="after")
+    def _some_service_account(self) -> KubernetesConfig:
+        if self.service_accounts is None and self.service_account is None:
+            raise ValueError("set service_accounts: {training: ..., deploying: ...}")
+        return self
+
+    def service_account_for(self, role: StepRole) -> str:
+        """The service account a step pod of `role` runs as."""
+        if self.service_accounts is not None:
+            return str(getattr(self.service_accounts, role))
+        assert self.service_account is not None  # the validator saw to it
+        return self.service_account
 
 
 class ModelDagConfig(BaseModel):

@@ -8,7 +8,7 @@ from typing import Any
 from airflow.sdk import DAG, BaseOperator, chain
 
 from mingo_dags import commands, registry_tasks
-from mingo_dags.config import DagConfig, Resources, model_name
+from mingo_dags.config import DEPLOYING, TRAINING, DagConfig, Resources, StepRole, model_name
 from mingo_dags.params import retrain_params
 from mingo_dags.timeouts import check_run_timeout
 
@@ -75,12 +75,14 @@ def make_step(
     resources: Resources | None = None,
     final_exit_codes: tuple[int, ...] = (),
     deploys_version: bool = False,
+    role: StepRole = TRAINING,
     **operator_kwargs: Any,
 ) -> BaseOperator:
     """One `mingo` command as a pod (kubernetes runner) or a local process (local runner).
 
     `final_exit_codes`: exits that fail without retry, e.g. bad data (both runners).
     `deploys_version`: the command acts on the version `decide` found promoted.
+    `role`: whose service account the pod runs as (kubernetes runner).
     """
     if config.runner == "kubernetes":
         from mingo_dags.pod_step import pod_step
@@ -90,6 +92,7 @@ def make_step(
             kind=kind,
             command_builder=command_builder,
             cluster=config.kubernetes,
+            service_account=config.kubernetes.service_account_for(role),
             resources=resources,
             deploys_version=deploys_version,
             final_exit_codes=final_exit_codes,
@@ -177,6 +180,7 @@ def build_retrain_dag(kind: str, config: DagConfig) -> DAG:
             registry_tasks.REDEPLOY_TASK,
             commands.roll_command(kind, namespace, rollout_timeout, local=local),
             deploys_version=True,
+            role=DEPLOYING,
             execution_timeout=timedelta(seconds=rollout_timeout + 300),
         )
         smoke_test = make_step(
@@ -197,6 +201,7 @@ def build_retrain_dag(kind: str, config: DagConfig) -> DAG:
             registry_tasks.ROLLBACK_TASK,
             commands.rollback_command(kind, namespace, rollout_timeout, local=local),
             deploys_version=True,
+            role=DEPLOYING,
             execution_timeout=timedelta(seconds=rollout_timeout + 300),
             retries=0,
         )

@@ -110,6 +110,18 @@ class MingoPodOperator(KubernetesPodOperator):
         return super().build_pod_request_obj(context, dry_run=dry_run)
 
 
+def pod_security_context() -> k8s.V1PodSecurityContext:
+    """Pod-level context of every pod this DAG starts (steps and registry-task pods): the
+    pipeline image's user and group, volumes owned by its group, the runtime's seccomp."""
+    return k8s.V1PodSecurityContext(
+        run_as_non_root=True,
+        run_as_user=PIPELINE_UID,
+        run_as_group=PIPELINE_UID,
+        fs_group=PIPELINE_UID,
+        seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
+    )
+
+
 def _resources(resources: Resources) -> k8s.V1ResourceRequirements:
     return k8s.V1ResourceRequirements(
         requests=dict(resources.requests) or None, limits=dict(resources.limits) or None
@@ -122,11 +134,14 @@ def pod_step(
     kind: str,
     command_builder: CommandBuilder,
     cluster: KubernetesConfig,
+    service_account: str,
     resources: Resources | None = None,
     deploys_version: bool = False,
     final_exit_codes: tuple[int, ...] = (),
     **operator_kwargs: Any,
 ) -> MingoPodOperator:
+    """A step pod admitted by Pod Security "restricted": non-root as the image's user,
+    RuntimeDefault seccomp, no privilege escalation, no capabilities."""
     return MingoPodOperator(
         task_id=task_id,
         command_builder=command_builder,
@@ -137,7 +152,7 @@ def pod_step(
         image=cluster.image,
         image_pull_policy=cluster.image_pull_policy,
         cmds=["mingo"],
-        service_account_name=cluster.service_account,
+        service_account_name=service_account,
         env_from=[
             k8s.V1EnvFromSource(config_map_ref=k8s.V1ConfigMapEnvSource(name=cluster.config_map))
         ],
@@ -146,6 +161,9 @@ def pod_step(
             for variable, ref in sorted(cluster.secret_env.items())
         ],
         container_resources=_resources(resources or cluster.step_resources),
+        security_context=pod_security_context(),
+        # The root filesystem stays writable: the steps write to HOME (ZenML's config, MLflow's
+        # caches) and /tmp (MINGO_HOME); a read-only root needs emptyDir volumes for both.
         container_security_context=k8s.V1SecurityContext(
             allow_privilege_escalation=False,
             capabilities=k8s.V1Capabilities(drop=["ALL"]),
@@ -186,6 +204,8 @@ def registry_task_executor_config(cluster: KubernetesConfig) -> dict[str, Any]:
     return {
         "pod_override": k8s.V1Pod(
             spec=k8s.V1PodSpec(
+                # Replaces the worker template's pod-level context (uid 50000, no seccomp).
+                security_context=pod_security_context(),
                 containers=[
                     k8s.V1Container(
                         name="base",
@@ -224,7 +244,7 @@ def registry_task_executor_config(cluster: KubernetesConfig) -> dict[str, Any]:
                             capabilities=k8s.V1Capabilities(drop=["ALL"]),
                         ),
                     )
-                ]
+                ],
             )
         )
     }

@@ -13,9 +13,27 @@ from airflow.sdk.exceptions import AirflowFailException
 from kubernetes.client import ApiClient
 from kubernetes.client import models as k8s
 
-from tests.dags.conftest import DAGS_FOLDER, KINDS
+from tests.dags.conftest import DAGS_FOLDER, KINDS, PROJECT_ROOT
+from tests.k8s.pod_security import restricted_violations
 
 POD_TASKS = ("validate_data", "retrain", "redeploy", "smoke_test", "rollback")
+# Training steps never call the Kubernetes API; only the deploy steps may patch Deployments.
+SERVICE_ACCOUNTS = {
+    "validate_data": "mingo-trainer",
+    "retrain": "mingo-trainer",
+    "smoke_test": "mingo-trainer",
+    "redeploy": "mingo-deployer",
+    "rollback": "mingo-deployer",
+}
+# The pipeline image's user (docker/Dockerfile: uid/gid 10001) and the runtime's seccomp.
+POD_SECURITY_CONTEXT = {
+    "runAsNonRoot": True,
+    "runAsUser": 10001,
+    "runAsGroup": 10001,
+    "fsGroup": 10001,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+WORKER_POD_TEMPLATE = PROJECT_ROOT / "tests" / "pods" / "airflow-worker-pod-template.yaml"
 SECRET_ENV = {
     "AWS_ACCESS_KEY_ID": ("mingo-s3", "access-key-id"),
     "AWS_SECRET_ACCESS_KEY": ("mingo-s3", "secret-access-key"),
@@ -55,7 +73,10 @@ def test_pod_is_valid_and_complete(
     assert manifest["metadata"]["namespace"] == "mingo"
     assert manifest["metadata"]["labels"]["mingo.io/kind"] == kind
     spec = manifest["spec"]
-    assert spec["serviceAccountName"] == "mingo-pipeline"
+    assert spec["serviceAccountName"] == SERVICE_ACCOUNTS[task_id]
+    # Admitted by a namespace enforcing Pod Security "restricted".
+    assert restricted_violations(manifest) == {}
+    assert spec["securityContext"] == POD_SECURITY_CONTEXT
     assert spec["restartPolicy"] == "Never"
     (container,) = spec["containers"]
     assert container["image"] == "registry.example/mingo-pipeline:1.2.3"
@@ -165,6 +186,24 @@ def test_registry_steps_run_in_the_pipeline_image(
     assert (security["runAsUser"], security["runAsGroup"]) == (10001, 10001)
     assert security["runAsNonRoot"] is True
     assert security["allowPrivilegeEscalation"] is False
+    assert manifest["spec"]["securityContext"] == POD_SECURITY_CONTEXT
+
+
+@pytest.mark.parametrize("task_id", ["champion_before", "decide", "fail_after_rollback"])
+def test_registry_step_pods_pass_pod_security_restricted(
+    kubernetes_dags: dict[str, Any], task_id: str
+) -> None:
+    # The executor's pod: the Airflow chart's worker template (uid 50000, fsGroup 0, no
+    # seccomp) reconciled with the task's pod_override, as PodGenerator does.
+    from airflow.providers.cncf.kubernetes.pod_generator import PodGenerator
+
+    base = PodGenerator.deserialize_model_file(str(WORKER_POD_TEMPLATE))
+    assert restricted_violations(ApiClient().sanitize_for_serialization(base)) != {}
+    task = kubernetes_dags["mingo_retrain_binary"].task_dict[task_id]
+    pod = PodGenerator.reconcile_pods(base, task.executor_config["pod_override"])
+    manifest = ApiClient().sanitize_for_serialization(pod)
+    assert restricted_violations(manifest) == {}
+    assert manifest["spec"]["securityContext"] == POD_SECURITY_CONTEXT
 
 
 class DecidedTaskInstance:
