@@ -1,8 +1,10 @@
 """`mingo deploy roll | smoke-test | rollback KIND`: one subcommand per deploy task of the DAG.
 
 - `roll KIND [--version V]`: pin Deployment `<kind>-prediction` to V (default: the champion)
-  and wait for the rollout. `--local`: no cluster; reload the local `mingo serve` at
-  --base-url (it loads the champion), or say there is nothing to roll.
+  and wait for the rollout. The pin is the pod-template annotation `mingo.io/model-version`,
+  which the chart hands the pods as MINGO_MODEL_VERSION: they load exactly V, never an alias,
+  and `kubectl rollout undo` restores the previous pin. `--local`: no cluster; reload the
+  local `mingo serve` at --base-url (it loads the champion), or say there is nothing to roll.
 - `smoke-test KIND [--version V]`: the service answers `/readyz` and `/predict` with exactly
   V. The DAG passes the version it deployed, so a moved alias cannot make it check another.
 - `rollback KIND [--version V]`: undo V (default: the current champion): the champion alias
@@ -167,7 +169,8 @@ def rollback(
         typer.Option(
             "--version",
             help="The version to undo (default: the current champion); when it is no longer "
-            "the champion nothing moves in the registry",
+            "the champion nothing moves in the registry, so a re-run with --version is a no-op "
+            "(without it, each run undoes whatever is champion then)",
         ),
     ] = None,
     namespace: Namespace = "mingo",
