@@ -62,7 +62,8 @@ Deployment; `kubectl rollout undo` also restores the previous model.
 Trigger with config to change the data, cutoff, horizon, margin, or to force / dry-run.
 In local mode (`MINGO_RUNNER=local`) the same commands run as local processes with
 `--local`: the redeploy reloads the service at `MINGO_PREDICTION_URL` or says there is
-nothing to roll, and the smoke test runs against a throwaway `mingo serve {kind}`.
+nothing to roll, and the smoke test runs against a throwaway `mingo serve {kind}` pinned
+to V.
 """
 
 

@@ -24,6 +24,8 @@ from mingo_dags.commands import DEPLOY_VERSION, CommandBuilder
 from mingo_dags.registry_tasks import deploy_version
 
 OUTPUT_TAIL_LINES = 30
+# What a prediction pod of the pinned Deployment gets from the chart: the version it loads.
+MODEL_VERSION_VARIABLE = "MINGO_MODEL_VERSION"
 
 
 def mingo_executable() -> str:
@@ -97,8 +99,9 @@ class LocalServiceSmokeTestOperator(MingoProcessOperator):
     """The smoke test on one machine.
 
     With MINGO_PREDICTION_URL set, it checks that running service. Otherwise it starts a
-    throwaway `mingo serve KIND` (which loads the champion at start), runs the same smoke
-    test command against it, and stops it.
+    throwaway `mingo serve KIND` pinned to the version this run deploys (MINGO_MODEL_VERSION,
+    as a cluster pod of the pinned Deployment), runs the same smoke test command against it,
+    and stops it.
     """
 
     def __init__(self, *, kind: str, **kwargs: Any) -> None:
@@ -117,8 +120,13 @@ class LocalServiceSmokeTestOperator(MingoProcessOperator):
         with tempfile.TemporaryDirectory(prefix="mingo-smoke-") as scratch:
             service = LocalService(self.kind, free_local_port(), Path(scratch) / "serve.log")
             env["MINGO_PREDICTION_URL"] = service.url
-            self.log.info("starting a throwaway `mingo serve %s` for the smoke test", self.kind)
-            service.start(env)
+            pinned = {**env, MODEL_VERSION_VARIABLE: deploy_version(context)}
+            self.log.info(
+                "starting a throwaway `mingo serve %s` pinned to version %s for the smoke test",
+                self.kind,
+                pinned[MODEL_VERSION_VARIABLE],
+            )
+            service.start(pinned)
             try:
                 self.run_command([*command, "--ready-timeout", "180"], env=env)
             except AirflowException:
