@@ -152,29 +152,35 @@ class ModelCache:
 
 
 class DownloadInto:
-    """Downloads one model version's files into a directory (a callable)."""
+    """Downloads one model version's files into a directory (a callable).
 
-    def __init__(self, tracking_uri: str, model_uri: str) -> None:
+    The version's download location is asked of the registry and read with an artifact
+    repository built for this tracking URI: MLflow's `models:/` resolution would go through the
+    process-wide registry URI, which a library must not change behind its caller's back.
+    """
+
+    def __init__(self, tracking_uri: str, name: str, version: str) -> None:
         self.tracking_uri = tracking_uri
-        self.model_uri = model_uri
+        self.name = name
+        self.version = version
 
     def __call__(self, directory: Path) -> None:
-        import mlflow
         import mlflow.artifacts
+        from mlflow import MlflowClient
 
-        # A models:/ URI resolves through the global registry URI (the arguments of
-        # download_artifacts do not reach it), so point it at this registry.
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.tracking_uri)
+        client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        location = client.get_model_version_download_uri(self.name, self.version)
         local = Path(
             mlflow.artifacts.download_artifacts(
-                artifact_uri=self.model_uri, dst_path=str(directory)
+                artifact_uri=location, dst_path=str(directory), tracking_uri=self.tracking_uri
             )
         )
         if local.resolve() != directory.resolve():
             # The MLmodel file must sit at the top of the entry.
             for item in local.iterdir():
                 shutil.move(str(item), directory / item.name)
+            if local.is_dir() and not any(local.iterdir()):
+                local.rmdir()
 
 
 class ModelLoader:
@@ -201,7 +207,7 @@ class ModelLoader:
         cached = self.cache.complete_entry(self.name, version) if self.cache else None
         if cached is not None:
             return self._from_disk(version, cached)
-        download = DownloadInto(self.tracking_uri, f"models:/{self.name}/{version}")
+        download = DownloadInto(self.tracking_uri, self.name, version)
         try:
             if self.cache is not None:
                 return self._from_disk(version, self.cache.fill(self.name, version, download))

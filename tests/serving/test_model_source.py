@@ -24,7 +24,7 @@ from mingo.serving.champion import (
     model_source,
     without_secrets,
 )
-from tests.fixtures.services import free_loopback_port
+from tests.fixtures.services import MlflowServer, free_loopback_port
 from tests.serving.conftest import ChampionRegistry
 
 # What the chart sets so that a pod gives up on an unreachable MLflow in bounded time
@@ -155,3 +155,53 @@ def test_secrets_are_removed_from_any_text() -> None:
     assert "other" not in clean
     assert "http://alice:***@mlflow:5000/api/2.0" in clean
     assert "https://bob:***@host/x" in clean
+
+
+def test_a_pinned_version_loads_from_the_production_topology(
+    mlflow_server: MlflowServer,
+    champion_registry: ChampionRegistry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Basic-auth MLflow server, PostgreSQL, artifacts proxied to S3 (mlflow-artifacts:/)."""
+    import mlflow
+    import mlflow.sklearn
+    from mlflow import MlflowClient
+
+    from mingo.models.api import SKOPS_TRUSTED_TYPES
+
+    for name, value in {**mlflow_server.env(), **BOUNDED_MLFLOW_HTTP}.items():
+        monkeypatch.setenv(name, value)
+    uri = mlflow_server.tracking_uri
+    model = champion_registry.models["binary"]
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.create_experiment(f"model-source-{tmp_path.name}")
+    run = client.create_run(experiment)
+    name = "mingo-binary"
+    # The registry URI follows the tracking URI while it is not set: set only the latter, so
+    # the tests that follow register where they point.
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        with mlflow.start_run(run_id=run.info.run_id):
+            info = mlflow.sklearn.log_model(
+                model.estimator,
+                name="binary",
+                skops_trusted_types=SKOPS_TRUSTED_TYPES,
+                metadata=model.metadata,
+                pip_requirements=["scikit-learn"],
+                registered_model_name=name,
+            )
+    finally:
+        mlflow.set_tracking_uri(previous)
+    version = str(info.registered_model_version)
+    cache = ModelCache(tmp_path / "cache")
+    before = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+
+    loaded = ModelLoader("binary", uri, PinnedVersion(version), cache).load()
+
+    assert loaded.version == version
+    assert loaded.model.metadata["kind"] == "binary"
+    assert (cache.entry(name, version) / CACHE_MARKER).is_file()
+    # The loader changed no process-wide MLflow setting.
+    assert (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) == before
