@@ -89,6 +89,9 @@ def error_response(
 
 
 def build_prediction_service(kind: ModelKind, settings: Settings) -> Any:
+    # Raises SettingsError (an empty MINGO_API_KEY, say): the service must not start.
+    api_key = settings.service_api_key()
+
     @bentoml.service(
         name=f"{kind}-prediction",
         workers=settings.service_workers,
@@ -100,6 +103,10 @@ def build_prediction_service(kind: ModelKind, settings: Settings) -> Any:
             # One BLAS/OpenMP thread per worker: scale with workers, not threads, so that
             # workers never oversubscribe the cores.
             threadpool_limits(limits=settings.threads_per_worker)
+            if api_key is None:
+                logger.warning(
+                    "no MINGO_API_KEY: serving without authentication (set a key to require it)"
+                )
             drop_client_error_tracebacks(logging.getLogger(BENTOML_REQUEST_ERROR_LOGGER))
             self.source = model_source(settings.model_version)
             cache = ModelCache(settings.model_cache_dir) if settings.model_cache_dir else None
@@ -109,6 +116,7 @@ def build_prediction_service(kind: ModelKind, settings: Settings) -> Any:
             model_name = registered_model_name(kind)
             self.batcher = MicroBatcher(
                 self.predictor.predict,
+                max_customers=settings.max_batch_customers,
                 observe=BATCH_REQUESTS.labels(model=model_name).observe,
             )
             self.predictor.on_load = lambda champion: CHAMPION_VERSION.labels(
@@ -178,5 +186,7 @@ def build_prediction_service(kind: ModelKind, settings: Settings) -> Any:
 
     # The first middleware added is the outer one: ClientErrorLog sees RequestGuard's 4xx too.
     PredictionService.add_asgi_middleware(ClientErrorLog)
-    PredictionService.add_asgi_middleware(RequestGuard, api_key=settings.api_key)
+    PredictionService.add_asgi_middleware(
+        RequestGuard, api_key=api_key, max_in_flight=settings.max_requests_in_flight
+    )
     return PredictionService

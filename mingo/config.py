@@ -22,7 +22,7 @@ DEFAULT_THREADS_PER_WORKER = 1
 # and customers scored in one merged model call; sized in benchmarks/results/serving.md so a
 # burst of 16 MiB bodies stays inside a 1.5-2 GiB pod with one worker.
 DEFAULT_MAX_REQUESTS_IN_FLIGHT = 4
-DEFAULT_MAX_BATCH_CUSTOMERS = 2000
+DEFAULT_MAX_BATCH_CUSTOMERS = 1000
 # MINGO_AUTH: how the prediction services authenticate callers.
 AUTH_API_KEY = "api-key"
 AUTH_NONE = "none"

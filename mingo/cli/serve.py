@@ -1,7 +1,9 @@
 """`mingo serve KIND [--port P]`: run that BentoML prediction service locally.
 
 The command becomes `bentoml serve` of the service (exec, so signals reach it directly); it
-only chooses the service and sets the thread environment. Each worker gets one OpenMP/BLAS
+only checks the service's settings, chooses the service and sets the thread environment. A
+setting the service would refuse (an empty `MINGO_API_KEY`, say) is reported here, before
+BentoML starts, with exit code 1. Each worker gets one OpenMP/BLAS
 thread: scikit-learn's OpenMP pools in several workers oversubscribe a small machine and
 collapse throughput, so the service scales with workers, never with threads in a worker.
 """
@@ -15,7 +17,10 @@ from typing import Annotated
 
 import typer
 
-from mingo import ModelKind
+from mingo import ModelKind, registered_model_name
+from mingo.cli.context import settings_of
+from mingo.config import Settings, SettingsError
+from mingo.exit_codes import EXIT_FAILED
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -51,7 +56,19 @@ def serve_environment(workers: int, threads_per_worker: int) -> dict[str, str]:
     return env
 
 
+def serving_what(kind: ModelKind, settings: Settings) -> str:
+    name = registered_model_name(kind)
+    match settings.model_version:
+        case None:
+            return f"{name}@champion"
+        case "":
+            return f"{name} (no version pinned: the service will not become ready)"
+        case version:
+            return f"{name} version {version} (pinned by MINGO_MODEL_VERSION)"
+
+
 def serve(
+    ctx: typer.Context,
     kind: Annotated[ModelKind, typer.Argument(help="binary, multiclass or clustering")],
     port: Annotated[int, typer.Option(help="HTTP port", min=1, max=65535)] = 3000,
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
@@ -60,9 +77,18 @@ def serve(
         int, typer.Option(help="OpenMP/BLAS threads in each worker", min=1)
     ] = 1,
 ) -> None:
-    """Run the BentoML prediction service for KIND; it loads mingo-KIND@champion at start."""
+    """Run the BentoML prediction service for KIND; it loads mingo-KIND@champion at start
+    (or the version MINGO_MODEL_VERSION pins)."""
+    settings = settings_of(ctx)
+    try:
+        settings.service_api_key()
+    except SettingsError as error:
+        typer.echo(f"mingo serve {kind}: {error}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
     command = serve_command(kind, port, host)
-    typer.echo(f"serving mingo-{kind}@champion on http://{host}:{port} ({workers} worker(s))")
+    typer.echo(
+        f"serving {serving_what(kind, settings)} on http://{host}:{port} ({workers} worker(s))"
+    )
     sys.stdout.flush()
     # Replace this process, so that signals (Ctrl+C, SIGTERM from a supervisor) reach BentoML.
     os.execve(command[0], command, serve_environment(workers, threads_per_worker))

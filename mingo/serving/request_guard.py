@@ -1,8 +1,12 @@
-"""ASGI middleware that admits a request before the service parses it: API key, content type
-and body size.
+"""ASGI middleware that admits a request before the service parses it: API key, content type,
+body size and requests in flight.
 
 The checks run before the body is read into memory, so an unauthenticated caller or a
-multi-gigabyte body costs the service nothing. Bodies must be JSON: other media types (a
+multi-gigabyte body costs the service nothing. A worker holds at most `max_in_flight` requests
+at once (each keeps its body and parsed customers in memory until it is answered); one more is
+refused at once with 503 and `Retry-After`, so a burst of large bodies is shed instead of
+growing the worker until the pod is OOM-killed. (BentoML's own `traffic.max_concurrency`
+answers 429 without `Retry-After`.) Bodies must be JSON: other media types (a
 multipart form, say) would reach BentoML decoders the services do not use. Health and
 metrics endpoints stay open: the kubelet and Prometheus do not carry the API key.
 """
@@ -28,6 +32,7 @@ ACCEPTED_MEDIA_TYPES: Final = frozenset(
 METHODS_WITH_BODY: Final = frozenset({"POST", "PUT", "PATCH"})
 # 1,000 customers with a few dozen purchases each fit in ~10 MB of JSON.
 DEFAULT_MAX_BODY_BYTES: Final = 16 * 1024 * 1024
+RETRY_AFTER_SECONDS: Final = 1
 
 
 def presented_api_key(headers: list[tuple[bytes, bytes]]) -> str | None:
@@ -51,17 +56,26 @@ async def send_json(send: Send, status: int, body: dict[str, Any]) -> None:
     ]
     if status == 401:
         headers.append((b"www-authenticate", b'Bearer realm="mingo"'))
+    if status == 503:
+        headers.append((b"retry-after", str(RETRY_AFTER_SECONDS).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 
 class RequestGuard:
     def __init__(
-        self, app: ASGIApp, api_key: str | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+        self,
+        app: ASGIApp,
+        api_key: str | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_in_flight: int | None = None,
     ) -> None:
         self.app = app
         self.api_key = api_key
         self.max_body_bytes = max_body_bytes
+        self.max_in_flight = max_in_flight
+        # One event loop per worker: a plain counter needs no lock.
+        self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path", "") in OPEN_PATHS:
@@ -93,7 +107,21 @@ class RequestGuard:
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             await send_json(send, 413, self._too_large_body())
             return
-        await self._forward_with_limit(scope, receive, send)
+        if self.max_in_flight is not None and self.in_flight >= self.max_in_flight:
+            await send_json(
+                send,
+                503,
+                {
+                    "error": f"the service is at capacity ({self.max_in_flight} requests in "
+                    f"flight in this worker); retry in {RETRY_AFTER_SECONDS} s"
+                },
+            )
+            return
+        self.in_flight += 1
+        try:
+            await self._forward_with_limit(scope, receive, send)
+        finally:
+            self.in_flight -= 1
 
     def _too_large_body(self) -> dict[str, Any]:
         return {"error": f"request body exceeds the limit of {self.max_body_bytes} bytes"}

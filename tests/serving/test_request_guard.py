@@ -99,3 +99,42 @@ def test_bodies_must_be_json() -> None:
     assert plain.status_code == 415
     assert json_body.json() == {"received": 2}
     assert no_type.json() == {"received": 2}
+
+
+def test_requests_beyond_the_in_flight_limit_get_503_with_retry_after() -> None:
+    import asyncio
+
+    import httpx
+
+    release = asyncio.Event()
+    entered = 0
+
+    async def slow(request: Request) -> JSONResponse:
+        nonlocal entered
+        entered += 1
+        await release.wait()
+        return JSONResponse({"received": len(await request.body())})
+
+    app = Starlette(routes=[Route("/predict", slow, methods=["POST"]), Route("/readyz", ok)])
+    app.add_middleware(RequestGuard, max_body_bytes=LIMIT, max_in_flight=2)
+
+    async def burst() -> tuple[list[httpx.Response], httpx.Response, httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            held = [asyncio.create_task(client.post("/predict", content=b"x")) for _ in range(2)]
+            while entered < 2:
+                await asyncio.sleep(0.01)
+            refused = await client.post("/predict", content=b"y")
+            probe = await client.get("/readyz")  # probes are never counted
+            release.set()
+            answered = await asyncio.gather(*held)
+            after = await client.post("/predict", content=b"zz")
+        return [refused, probe, *answered], after, refused
+
+    answers, after, refused = asyncio.run(burst())
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "1"
+    assert "at capacity" in refused.json()["error"]
+    assert [a.status_code for a in answers[1:]] == [200, 200, 200]
+    assert entered == 3  # the refused request never reached the app
+    assert after.status_code == 200 and after.json() == {"received": 2}

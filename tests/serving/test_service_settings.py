@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from mingo.config import (
     DEFAULT_CHAMPION_POLL_SECONDS,
     DEFAULT_SERVICE_WORKERS,
     DEFAULT_THREADS_PER_WORKER,
+    SettingsError,
     load_settings,
 )
 
@@ -62,5 +64,44 @@ def test_the_service_takes_its_workers_and_api_key_from_the_settings_it_is_given
     service = build_prediction_service("clustering", settings)
     assert service.config["workers"] == 3
     guards = {cls.__name__: options for cls, options in service.middlewares}
-    assert guards["RequestGuard"] == {"api_key": "k"}
+    assert guards["RequestGuard"] == {"api_key": "k", "max_in_flight": 4}
     assert list(guards) == ["ClientErrorLog", "RequestGuard"]  # the log sees the guard's 4xx
+
+
+@pytest.mark.parametrize(
+    ("environ", "key"),
+    [
+        ({"MINGO_API_KEY": "k"}, "k"),
+        ({"MINGO_AUTH": "api-key", "MINGO_API_KEY": "k"}, "k"),
+        ({"MINGO_AUTH": "none"}, None),
+        ({"MINGO_AUTH": "none", "MINGO_API_KEY": ""}, None),
+        ({}, None),  # the local default: no key, no authentication (one WARNING at start)
+    ],
+)
+def test_the_services_authentication_rule(
+    environ: dict[str, str], key: str | None, tmp_path: Path
+) -> None:
+    assert load_settings({"MINGO_HOME": str(tmp_path), **environ}).service_api_key() == key
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        (
+            {"MINGO_API_KEY": ""},
+            "MINGO_API_KEY is empty: set a key, or MINGO_AUTH=none to serve without authentication",
+        ),
+        ({"MINGO_AUTH": "api-key"}, "MINGO_AUTH=api-key requires a non-empty MINGO_API_KEY"),
+        ({"MINGO_AUTH": "api-key", "MINGO_API_KEY": ""}, "requires a non-empty MINGO_API_KEY"),
+        ({"MINGO_AUTH": "none", "MINGO_API_KEY": "k"}, "MINGO_AUTH=none contradicts"),
+        ({"MINGO_AUTH": "basic"}, "MINGO_AUTH='basic' is not one of api-key, none"),
+    ],
+)
+def test_settings_that_would_turn_authentication_off_by_accident_are_refused(
+    environ: dict[str, str], message: str, tmp_path: Path
+) -> None:
+    settings = load_settings({"MINGO_HOME": str(tmp_path), **environ})
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        settings.service_api_key()
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        build_prediction_service("binary", settings)
