@@ -11,6 +11,12 @@ features precomputed here with that same code. MLflow's time therefore excludes 
 computation, which MinGo's includes.
 
 Load is bounded and local: 127.0.0.1 only, a few thousand requests per server.
+
+`python -m benchmarks.bench_serving burst` measures memory instead: one MinGo worker receives
+a burst of concurrent largest-allowed bodies (just under the 16 MiB cap, 1,000 customers), the
+resident memory of the service's whole process tree is sampled while it runs, and the answers
+are counted, with and without the in-flight limit and with glibc's arenas capped. It rewrites
+the burst section of the results file only.
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -40,6 +48,15 @@ CONCURRENCY_LEVELS = (8, 16, 32)
 BATCH_CUSTOMERS = 1_000
 BATCH_REPEATS = 5
 RESULTS = Path(__file__).resolve().parent / "results" / "serving.md"
+# Burst: bodies just under RequestGuard's 16 MiB cap, 1,000 customers each (the schema's max).
+BURST_SECTION = "<!-- burst -->"
+BURST_BODY_BYTES = 16 * 1024 * 1024 - 64 * 1024
+BURST_BODY_CUSTOMERS = 1_000
+BURST_CONCURRENCY = 16
+BURST_SOURCE_CUSTOMERS = 9_000  # ~27,000 generated purchases to spread over the body
+RSS_SAMPLE_SECONDS = 0.05
+SETTLE_SECONDS = 5.0
+MIB = 1024 * 1024
 VENV_BIN = Path(sys.executable).parent
 JSON = {"Content-Type": "application/json"}
 
@@ -250,6 +267,182 @@ def table(mingo: Measured, mlflow: Measured) -> str:
     )
 
 
+def largest_body(seed: int = SEED) -> bytes:
+    """A valid /predict body of 1,000 customers filled with purchases up to BURST_BODY_BYTES."""
+    from mingo.data.generate import generate_purchases
+
+    frame = generate_purchases(BURST_SOURCE_CUSTOMERS, seed).drop(columns=["fk_contact"])
+    frame["date_purchase"] = frame["date_purchase"].dt.strftime("%Y-%m-%d")
+    customers: list[dict[str, Any]] = [
+        {"customer_id": f"burst-{i}", "purchases": []} for i in range(BURST_BODY_CUSTOMERS)
+    ]
+    size = len(json.dumps({"customers": customers}))
+    for i, record in enumerate(frame.to_dict("records")):
+        cost = len(json.dumps(record)) + 2
+        if size + cost > BURST_BODY_BYTES:
+            break
+        customers[i % BURST_BODY_CUSTOMERS]["purchases"].append(record)
+        size += cost
+    body = json.dumps({"customers": customers}).encode()
+    assert len(body) <= BURST_BODY_BYTES, len(body)
+    return body
+
+
+@dataclass
+class RssSampler:
+    """Samples the resident memory of a process tree in a thread; keeps the peak."""
+
+    pid: int
+    peak: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> RssSampler:
+        from mingo.serving.process import process_tree_rss
+
+        def sample() -> None:
+            while not self._stop.is_set():
+                self.peak = max(self.peak, process_tree_rss(self.pid))
+                self._stop.wait(RSS_SAMPLE_SECONDS)
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+@dataclass
+class BurstAnswer:
+    status: int | None  # None: the connection failed (reset, refused, timeout)
+    retry_after: str | None
+    error: str = ""
+
+
+async def burst(
+    url: str, body: bytes, concurrency: int, headers: dict[str, str] | None = None
+) -> list[BurstAnswer]:
+    """POST `body` `concurrency` times at once; every answer or transport failure."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=0)
+    async with httpx.AsyncClient(
+        limits=limits, timeout=300, headers={**JSON, **(headers or {})}
+    ) as client:
+
+        async def one() -> BurstAnswer:
+            try:
+                response = await client.post(url, content=body)
+            except httpx.HTTPError as error:
+                return BurstAnswer(None, None, f"{type(error).__name__}: {error}")
+            return BurstAnswer(response.status_code, response.headers.get("retry-after"))
+
+        return list(await asyncio.gather(*(one() for _ in range(concurrency))))
+
+
+@dataclass
+class BurstResult:
+    label: str
+    base_mib: float
+    peak_mib: float
+    after_mib: float
+    seconds: float
+    codes: Counter[str]
+
+
+def codes_of(answers: list[BurstAnswer]) -> Counter[str]:
+    return Counter(
+        "reset" if a.status is None else f"{a.status}{' +Retry-After' if a.retry_after else ''}"
+        for a in answers
+    )
+
+
+def measure_burst(
+    label: str, uri: str, work: Path, body: bytes, extra: dict[str, str]
+) -> BurstResult:
+    from mingo.serving.process import process_tree_rss
+
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": uri,
+        "MINGO_HOME": str(work / "home"),
+        "BENTOML_HOME": str(work / "bentoml"),
+        "BENTOML_DO_NOT_TRACK": "true",
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        **extra,
+    }
+    env.pop("MINGO_API_KEY", None)
+    port = free_port()
+    log = work / f"burst-{len(list(work.glob('burst-*.log')))}.log"
+    server = start([str(VENV_BIN / "mingo"), "serve", "binary", "--port", str(port)], env, log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(f"{url}/readyz", server, log)
+        # Warm: one small request, so the base includes the first-request allocations.
+        small = json.loads(body)
+        small["customers"] = small["customers"][:5]
+        httpx.post(f"{url}/predict", json=small, timeout=60).raise_for_status()
+        time.sleep(1)
+        base = process_tree_rss(server.pid)
+        started = time.perf_counter()
+        with RssSampler(server.pid) as sampler:
+            answers = asyncio.run(burst(f"{url}/predict", body, BURST_CONCURRENCY))
+        seconds = time.perf_counter() - started
+        time.sleep(SETTLE_SECONDS)
+        after = process_tree_rss(server.pid)
+    finally:
+        stop(server)
+    return BurstResult(
+        label, base / MIB, sampler.peak / MIB, after / MIB, seconds, codes_of(answers)
+    )
+
+
+def burst_table(results: list[BurstResult], body_bytes: int) -> str:
+    lines = [
+        BURST_SECTION,
+        "## Bursts of the largest bodies",
+        "",
+        f"One binary worker (`mingo serve binary`, 1 worker), {BURST_CONCURRENCY} concurrent "
+        f"bodies of {body_bytes / MIB:.1f} MiB ({BURST_BODY_CUSTOMERS} customers each, just "
+        "under the 16 MiB cap). Memory: resident set of the service's whole process tree "
+        f"(BentoML's supervisor and the worker), sampled every {RSS_SAMPLE_SECONDS * 1000:.0f} "
+        f"ms; 'after' is {SETTLE_SECONDS:.0f} s after the last answer.",
+        "",
+        "| setting | base MiB | peak MiB | after MiB | burst s | answers |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        answers = ", ".join(f"{count} x {code}" for code, count in sorted(r.codes.items()))
+        lines.append(
+            f"| {r.label} | {r.base_mib:.0f} | {r.peak_mib:.0f} | {r.after_mib:.0f} "
+            f"| {r.seconds:.1f} | {answers} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+BURST_VARIANTS: dict[str, dict[str, str]] = {
+    "no in-flight limit (MINGO_MAX_REQUESTS_IN_FLIGHT=64)": {"MINGO_MAX_REQUESTS_IN_FLIGHT": "64"},
+    "default limit (MINGO_MAX_REQUESTS_IN_FLIGHT unset)": {},
+    "default limit, MALLOC_ARENA_MAX=2": {"MALLOC_ARENA_MAX": "2"},
+}
+
+
+def main_burst() -> None:
+    with tempfile.TemporaryDirectory(prefix="mingo-bench-burst-") as tmp:
+        work = Path(tmp)
+        uri, _, _ = register_champion(work)
+        body = largest_body()
+        results = [
+            measure_burst(label, uri, work, body, extra) for label, extra in BURST_VARIANTS.items()
+        ]
+    section = burst_table(results, len(body))
+    print(section)
+    previous = RESULTS.read_text() if RESULTS.exists() else ""
+    kept = previous.split(BURST_SECTION)[0].rstrip("\n")
+    RESULTS.write_text(f"{kept}\n\n{section}" if kept else section)
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mingo-bench-serving-") as tmp:
         work = Path(tmp)
@@ -321,8 +514,11 @@ def main() -> None:
     )
     print(report)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(report)
+    # Keep the burst section, which `burst` measures separately.
+    previous = RESULTS.read_text() if RESULTS.exists() else ""
+    burst_section = previous.partition(BURST_SECTION)[2]
+    RESULTS.write_text(report + (f"\n{BURST_SECTION}{burst_section}" if burst_section else ""))
 
 
 if __name__ == "__main__":
-    main()
+    main_burst() if sys.argv[1:] == ["burst"] else main()

@@ -43,6 +43,7 @@ from mingo.serving.champion import (
     pinned_reload_message,
 )
 from mingo.serving.client_errors import ClientErrorLog, drop_client_error_tracebacks
+from mingo.serving.memory import TRIM_AFTER_CUSTOMERS, release_free_memory
 from mingo.serving.predictor import ChampionPredictor, NoChampionLoaded, RejectedRequest
 from mingo.serving.request_guard import RequestGuard
 from mingo.serving.schemas import (
@@ -78,6 +79,12 @@ CHAMPION_VERSION = bentoml.metrics.Gauge(
     documentation="Registry version of the champion this worker serves",
     labelnames=["model"],
 )
+
+
+def trim_after_large_batches(customers: int) -> None:
+    # glibc keeps a burst's freed memory resident; give it back once the queue is empty.
+    if customers >= TRIM_AFTER_CUSTOMERS:
+        release_free_memory()
 
 
 def error_response(
@@ -117,6 +124,7 @@ def build_prediction_service(kind: ModelKind, settings: Settings) -> Any:
             self.batcher = MicroBatcher(
                 self.predictor.predict,
                 max_customers=settings.max_batch_customers,
+                after_drain=trim_after_large_batches,
                 observe=BATCH_REQUESTS.labels(model=model_name).observe,
             )
             self.predictor.on_load = lambda champion: CHAMPION_VERSION.labels(

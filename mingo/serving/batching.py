@@ -25,6 +25,7 @@ from mingo.serving.schemas import MAX_CUSTOMERS_PER_REQUEST, PredictRequest, Pre
 BatchKey = tuple[str, date]
 Scorer = Callable[[PredictRequest], PredictResponse]
 BatchObserver = Callable[[int], None]  # told the number of requests of every model call
+AfterDrain = Callable[[int], None]  # told the customers scored since the queue was last empty
 
 
 def batch_key(request: PredictRequest) -> BatchKey:
@@ -52,10 +53,13 @@ class MicroBatcher:
         score: Scorer,
         max_customers: int = MAX_CUSTOMERS_PER_REQUEST,
         observe: BatchObserver | None = None,
+        after_drain: AfterDrain | None = None,
     ) -> None:
         self._score = score
         self._max_customers = max_customers
         self._observe = observe
+        # Runs in a thread once the queue is empty (e.g. return freed memory to the system).
+        self._after_drain = after_drain
         self._queue: deque[_Waiting] = deque()
         self._drainer: asyncio.Task[None] | None = None
 
@@ -68,8 +72,13 @@ class MicroBatcher:
         return await waiting.future
 
     async def _drain(self) -> None:
+        customers = 0
         while self._queue:
-            await self._score_batch(self._take_batch())
+            batch = self._take_batch()
+            customers += sum(len(w.customer_ids) for w in batch)
+            await self._score_batch(batch)
+        if self._after_drain is not None:
+            await asyncio.to_thread(self._after_drain, customers)
 
     def _take_batch(self) -> list[_Waiting]:
         first = self._queue.popleft()

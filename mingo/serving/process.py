@@ -106,6 +106,20 @@ class LocalService:
                 survivor.kill()
 
 
+def process_tree_rss(pid: int) -> int:
+    """Resident bytes of `pid` and all its descendants (what a pod's memory limit counts)."""
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    total = 0
+    for process in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += process.memory_info().rss
+    return total
+
+
 def wait_until_ready(services: list[LocalService], timeout_s: float) -> None:
     """Block until every service answers /readyz 200 (a champion is loaded)."""
     deadline = time.monotonic() + timeout_s

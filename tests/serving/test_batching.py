@@ -119,3 +119,24 @@ def test_a_rejected_request_does_not_spoil_its_batch(
     assert all(isinstance(r, PredictResponse) for r in results[:3])
     assert isinstance(results[3], RejectedRequest)
     assert newcomer["customer_id"] in str(results[3])
+
+
+def test_after_drain_is_told_the_customers_scored_once_the_queue_is_empty(
+    predictor_and_customers: tuple[ChampionPredictor, list[dict[str, Any]]],
+) -> None:
+    from mingo.serving.memory import release_free_memory
+
+    predictor, customers = predictor_and_customers
+    drained: list[int] = []
+    requests = [
+        PredictRequest.model_validate({"customers": [c], "as_of": AS_OF}) for c in customers[:3]
+    ]
+
+    async def run() -> None:
+        batcher = MicroBatcher(predictor.predict, after_drain=drained.append)
+        await asyncio.gather(*(batcher.submit(r) for r in requests))
+        await asyncio.sleep(0.1)  # the hook runs after the last answer
+
+    asyncio.run(run())
+    assert sum(drained) == 3
+    assert release_free_memory()  # glibc here: the trim is really available
