@@ -8,9 +8,10 @@ What is taken from the pod, and how it maps:
   the pod's `fsGroup` -> `--group-add`;
 - `capabilities.drop`, `allowPrivilegeEscalation: false` -> `--cap-drop`,
   `--security-opt no-new-privileges`;
-- `envFrom` (ConfigMap, Secret) and `env` (`value`, `secretKeyRef`, `configMapKeyRef`) ->
-  `--env`, resolved from the ConfigMaps and Secrets of the pod's namespace; a missing one is an
-  error, as the kubelet's CreateContainerConfigError;
+- `envFrom` (ConfigMap, Secret) and `env` (`value`, `secretKeyRef`, `configMapKeyRef`, the
+  downward API's `fieldRef` to the pod's name, namespace, labels and annotations) -> `--env`,
+  resolved from the ConfigMaps and Secrets of the pod's namespace; a missing one is an error,
+  as the kubelet's CreateContainerConfigError;
 - `volumeMounts` (with `subPath`) -> `--volume` of the host path the caller gives per volume;
 - what the kubelet adds to every pod with a service account (the token under
   /var/run/secrets/kubernetes.io/serviceaccount, KUBERNETES_SERVICE_HOST/PORT) -> the same,
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -95,7 +97,21 @@ def _lookup(store: dict[str, dict[str, str]], what: str, name: str, key: str | N
     return store[name][key]
 
 
-def container_env(container: dict[str, Any], namespace: Namespace) -> dict[str, str]:
+def field_value(pod: dict[str, Any], path: str) -> str:
+    """The downward API's `fieldRef.fieldPath` of the pod: metadata.name / .namespace, or one
+    of metadata.labels['k'] / metadata.annotations['k'] ("" when absent, as the kubelet gives)."""
+    metadata = pod.get("metadata") or {}
+    match = re.fullmatch(r"metadata\.(labels|annotations)\['([^']+)'\]", path)
+    if match:
+        return str((metadata.get(match[1]) or {}).get(match[2], ""))
+    if path in ("metadata.name", "metadata.namespace"):
+        return str(metadata.get(path.split(".")[1], ""))
+    raise PodConfigError(f"unsupported fieldRef {path!r}")
+
+
+def container_env(
+    container: dict[str, Any], namespace: Namespace, pod: dict[str, Any] | None = None
+) -> dict[str, str]:
     """The environment the kubelet gives the container: envFrom first, then env (which wins)."""
     env: dict[str, str] = {}
     for source in container.get("envFrom") or []:
@@ -118,6 +134,8 @@ def container_env(container: dict[str, Any], namespace: Namespace) -> dict[str, 
         elif "configMapKeyRef" in source:
             ref = source["configMapKeyRef"]
             env[item["name"]] = _lookup(namespace.config_maps, "ConfigMap", ref["name"], ref["key"])
+        elif "fieldRef" in source:
+            env[item["name"]] = field_value(pod or {}, source["fieldRef"]["fieldPath"])
         else:
             raise PodConfigError(f"unsupported valueFrom in {item}")
     return env
@@ -152,7 +170,7 @@ def podman_argv(
         argv += ["--cap-drop", capability]
     if security.get("allowPrivilegeEscalation") is False:
         argv += ["--security-opt", "no-new-privileges"]
-    env = container_env(container, namespace)
+    env = container_env(container, namespace, pod)
     if api_server is not None:
         env["KUBERNETES_SERVICE_HOST"], port = api_server[0], api_server[1]
         env["KUBERNETES_SERVICE_PORT"] = str(port)

@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 import yaml
 
+from mingo.deploy.kubernetes import MODEL_VERSION_ANNOTATION
 from tests.dags.conftest import DAGS_FOLDER, KINDS
 from tests.fixtures.services import (
     MlflowServer,
@@ -50,6 +51,7 @@ from tests.pods.podrun import (
     image_exists,
     run_pod,
 )
+from tests.pods.readers import create_mlflow_reader
 
 pytestmark = pytest.mark.pods
 
@@ -64,6 +66,11 @@ REGISTRY_TASKS = ("champion_before", "decide", "fail_after_rollback")
 EXECUTE_WORKLOAD = "airflow.sdk.execution_time.execute_workload"
 AIRFLOW_NAMESPACE = "airflow"
 STEP_NAMESPACE = "mingo"
+# Airflow's remote task logs (the [logging] section of airflow_cfg, the connection Secret the
+# worker pod template names): what helm-values/airflow.yaml sets for the cluster.
+LOGS_BUCKET = "mingo-airflow-logs"
+REMOTE_LOG_CONN_ID = "mingo_s3_logs"
+REMOTE_LOG_CONN_SECRET = "airflow-s3-logs"
 
 
 def pipeline_image() -> str:
@@ -84,6 +91,8 @@ class Cluster:
     execution_api: ExecutionApiStub
     mlflow: MlflowServer
     chart: list[dict[str, Any]]
+    remote_log_folder: str
+    remote_log_connection: str
     retrained: dict[str, PodResult] = field(default_factory=dict)
 
 
@@ -110,22 +119,34 @@ def config_maps_of(docs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, 
     return config_maps
 
 
-def mingo_secrets(mlflow: MlflowServer, s3: S3Server) -> dict[str, dict[str, str]]:
+def mingo_secrets(
+    mlflow: MlflowServer, s3: S3Server, mlflow_reader: tuple[str, str]
+) -> dict[str, dict[str, str]]:
     """The Secrets dags/mingo_retrain.yaml names (helm-values/README.md step 2), with the
-    session servers' credentials. ZenML has no server here: its key is present but unused."""
+    session servers' credentials, and the prediction pods' read-only ones (tests/pods/readers.py).
+    ZenML has no server here: its key is present but unused."""
+    reader, reader_password = mlflow_reader
     return {
         "mingo-s3": {"access-key-id": s3.access_key, "secret-access-key": s3.secret_key},
         "mingo-mlflow": {"username": mlflow.username, "password": mlflow.password},
+        "mingo-s3-reader": {"access-key-id": s3.access_key, "secret-access-key": s3.secret_key},
+        "mingo-mlflow-reader": {"username": reader, "password": reader_password},
         "mingo-zenml": {"api-key": "unused-no-zenml-server-in-the-pod-tests"},
         "mingo-api": {"api-key": secrets.token_urlsafe(16)},
     }
 
 
 class ExecutionApiStub:
-    """Stands for Airflow's execution API: records each request, refuses it with a 409."""
+    """Stands for Airflow's execution API: records each request, refuses it with a 409.
+
+    A task instance listed in `runnable` (id -> its TIRunContext as JSON) is let run instead:
+    its start gets that context, its reads a 404 (no variable, connection or XCom here) and its
+    writes (heartbeat, rendered fields, XCom, final state) a 200, as the API server answers.
+    """
 
     def __init__(self) -> None:
         self.requests: list[dict[str, str]] = []
+        self.runnable: dict[str, str] = {}
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -140,16 +161,14 @@ class ExecutionApiStub:
                         "body": body,
                     }
                 )
-                answer = json.dumps(
-                    {"detail": {"reason": "pod_contract_test", "message": "no such run here"}}
-                ).encode()
-                self.send_response(409)
+                status, answer = stub.answer(self.command, self.path)
+                self.send_response(status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(answer)))
                 self.end_headers()
                 self.wfile.write(answer)
 
-            do_GET = do_POST = do_PATCH = do_PUT = _answer
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _answer
 
             def log_message(self, *_: Any) -> None:
                 return
@@ -159,13 +178,25 @@ class ExecutionApiStub:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
+    def answer(self, method: str, path: str) -> tuple[int, bytes]:
+        if path.startswith("/execution/task-instances/") and path.endswith("/run"):
+            ti_id = path.split("/")[-2]
+            if ti_id in self.runnable:
+                return 200, self.runnable[ti_id].encode()
+            refused = {"detail": {"reason": "pod_contract_test", "message": "no such run here"}}
+            return 409, json.dumps(refused).encode()
+        if method == "GET":
+            return 404, json.dumps({"detail": {"reason": "not_found"}}).encode()
+        return 200, b"{}"
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
 
 
-def airflow_cfg(execution_api_url: str) -> str:
-    """What the Airflow chart's ConfigMap puts in airflow.cfg that the task runner reads."""
+def airflow_cfg(execution_api_url: str, remote_log_folder: str) -> str:
+    """What the Airflow chart's ConfigMap puts in airflow.cfg that the task runner reads: with
+    remote logging to S3, whose connection comes from a Secret (the worker pod template)."""
     return (
         "[core]\n"
         "dags_folder = /opt/airflow/dags/repo/dags\n"
@@ -174,7 +205,21 @@ def airflow_cfg(execution_api_url: str) -> str:
         f"execution_api_server_url = {execution_api_url}\n"
         "[logging]\n"
         "base_log_folder = /opt/airflow/logs\n"
-        "remote_logging = False\n"
+        "remote_logging = True\n"
+        f"remote_base_log_folder = {remote_log_folder}\n"
+        f"remote_log_conn_id = {REMOTE_LOG_CONN_ID}\n"
+    )
+
+
+def s3_log_connection(s3: S3Server) -> str:
+    """Airflow's `aws` connection to the S3 server, in the JSON form AIRFLOW_CONN_* accepts."""
+    return json.dumps(
+        {
+            "conn_type": "aws",
+            "login": s3.access_key,
+            "password": s3.secret_key,
+            "extra": {"endpoint_url": s3.endpoint_url, "region_name": "us-east-1"},
+        }
     )
 
 
@@ -218,15 +263,20 @@ def cluster(
     s3_server.client().fput_object(bucket, "pod-tests/bad.csv", str(bad))
 
     chart = render_chart(own_mlflow_server, s3_server)
+    reader = create_mlflow_reader(own_mlflow_server)
     config_maps = config_maps_of(chart)
+    logs_bucket = s3_server.make_bucket(LOGS_BUCKET)
+    remote_log_folder = f"s3://{logs_bucket}/logs"
+    remote_log_connection = s3_log_connection(s3_server)
     airflow_secrets = {
         "airflow-fernet-key": {"fernet-key": "unused-by-the-task-runner"},
         "airflow-metadata": {"connection": "postgresql://unused@127.0.0.1:1/airflow"},
+        REMOTE_LOG_CONN_SECRET: {"connection": remote_log_connection},
     }
     namespaces = {
         namespace: Namespace(
             config_maps=config_maps.get(namespace, {}),
-            secrets={**mingo_secrets(own_mlflow_server, s3_server), **airflow_secrets},
+            secrets={**mingo_secrets(own_mlflow_server, s3_server, reader), **airflow_secrets},
         )
         for namespace in (STEP_NAMESPACE, AIRFLOW_NAMESPACE)
     }
@@ -234,7 +284,7 @@ def cluster(
     stub = ExecutionApiStub()
     config_dir = work / "airflow-config"
     config_dir.mkdir()
-    (config_dir / "airflow.cfg").write_text(airflow_cfg(stub.url))
+    (config_dir / "airflow.cfg").write_text(airflow_cfg(stub.url, remote_log_folder))
     (config_dir / "airflow.cfg").chmod(0o644)
     logs = work / "airflow-logs"
     logs.mkdir()
@@ -266,6 +316,8 @@ def cluster(
             execution_api=stub,
             mlflow=own_mlflow_server,
             chart=chart,
+            remote_log_folder=remote_log_folder,
+            remote_log_connection=remote_log_connection,
         )
     finally:
         stub.close()
@@ -328,6 +380,7 @@ class ExecutorPod:
     manifest: dict[str, Any]
     ti_id: str
     token: str
+    log_path: str
 
 
 def executor_pod(task: Any, image_override: str | None = None) -> ExecutorPod:
@@ -346,12 +399,14 @@ def executor_pod(task: Any, image_override: str | None = None) -> ExecutorPod:
         try_number=1, dag_version_id=uuid.uuid4(), pool_slots=1, priority_weight=1,
     )  # fmt: skip
     token = "pod-contract-" + secrets.token_hex(8)
+    # The executor's path: Airflow's default log_filename_template for this try.
+    log_path = f"dag_id={task.dag_id}/run_id={run_id}/task_id={task.task_id}/attempt=1.log"
     workload = ExecuteTask(
         ti=ti,
         dag_rel_path=Path("mingo_retrain.py"),
         bundle_info=BundleInfo(name="dags-folder"),
         token=token,
-        log_path=f"dag_id={task.dag_id}/run_id={run_id}/task_id={task.task_id}/attempt=1.log",
+        log_path=log_path,
     )
     override = task.executor_config["pod_override"]
     if image_override is not None:
@@ -375,7 +430,7 @@ def executor_pod(task: Any, image_override: str | None = None) -> ExecutorPod:
         with_mutation_hook=True,
     )
     manifest = ApiClient().sanitize_for_serialization(pod)
-    return ExecutorPod(manifest=manifest, ti_id=str(ti.id), token=token)
+    return ExecutorPod(manifest=manifest, ti_id=str(ti.id), token=token, log_path=log_path)
 
 
 def run_step(cluster: Cluster, manifest: dict[str, Any], timeout: float = 600) -> PodResult:
@@ -534,7 +589,17 @@ def prediction_service(
         if doc["kind"] == "Deployment" and doc["metadata"]["name"] == f"{kind}-prediction"
     )
     template = deployment["spec"]["template"]
-    manifest = {"metadata": {"namespace": STEP_NAMESPACE}, "spec": template["spec"]}
+    # What `mingo deploy roll` writes into the pod template: the version this run promoted.
+    version = str(decision_of(retrained[kind])["candidate_version"])
+    annotations = {
+        **(template["metadata"].get("annotations") or {}),
+        MODEL_VERSION_ANNOTATION: version,
+    }
+    manifest = {
+        "metadata": {**template["metadata"], "annotations": annotations},
+        "spec": template["spec"],
+    }
+    manifest["metadata"]["namespace"] = STEP_NAMESPACE
     scratch = Path(cluster.volumes["logs"]).parent / f"{kind}-prediction"
     volumes: dict[str, Path] = {}
     for volume in template["spec"].get("volumes") or []:
@@ -688,6 +753,75 @@ def test_the_pipeline_image_user_is_the_one_the_pods_run_as(image: str) -> None:
         check=True,
     )
     assert result.stdout.split() == [str(PIPELINE_UID), PIPELINE_HOME]
+
+
+# --- task logs outlive the pod: Airflow's remote logging to S3 --------------------------------
+
+
+def run_context(task: Any) -> str:
+    """The TIRunContext Airflow's API server answers a task's start with, for RUN_ID."""
+    from datetime import UTC, datetime
+
+    from airflow.sdk.api.datamodels._generated import DagRun, TIRunContext
+
+    started = datetime(2026, 12, 1, tzinfo=UTC)
+    dag_run = DagRun(
+        dag_id=task.dag_id, run_id=RUN_ID, logical_date=None, data_interval_start=None,
+        data_interval_end=None, run_after=started, start_date=started, end_date=None,
+        run_type="manual", state="running", conf={}, consumed_asset_events=[],
+        partition_key=None,
+    )  # fmt: skip
+    return TIRunContext(dag_run=dag_run, max_tries=task.retries).model_dump_json()
+
+
+def test_a_finished_tasks_log_is_read_from_s3_after_its_pod_is_gone(
+    kubernetes_dags: dict[str, Any],
+    cluster: Cluster,
+    s3_server: S3Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """champion_before runs to success in its executor pod (the stub lets this one task
+    instance run); the task runner uploads its log to S3 when the task ends; the pod and its
+    logs volume are gone; Airflow's own S3 remote log IO (what the API server's log reader
+    calls) reads the log back from the bucket, with the task's output in it."""
+    from airflow.providers.amazon.aws.log.s3_task_handler import S3RemoteLogIO
+
+    task = kubernetes_dags["mingo_retrain_binary"].task_dict["champion_before"]
+    pod = executor_pod(task)
+    cluster.execution_api.runnable[pod.ti_id] = run_context(task)
+    result = run_step(cluster, pod.manifest, timeout=300)
+    assert result.returncode == 0, result.explain()
+    finished = [
+        json.loads(call["body"])
+        for call in cluster.execution_api.requests
+        if call["path"] == f"/execution/task-instances/{pod.ti_id}/state"
+    ]
+    assert [state["state"] for state in finished] == ["success"], result.explain()
+
+    # `podman run --rm` removed the container; its emptyDir goes with a pod: delete the copy.
+    local_log = cluster.volumes["logs"] / pod.log_path
+    assert local_log.is_file(), result.explain()
+    local_log.unlink()
+    bucket, _, prefix = cluster.remote_log_folder.removeprefix("s3://").partition("/")
+    stored = [
+        obj.object_name
+        for obj in s3_server.client().list_objects(bucket, prefix=f"{prefix}/", recursive=True)
+    ]
+    assert f"{prefix}/{pod.log_path}" in stored, stored
+
+    # The reader's side (the API server) has the same connection, from the same Secret.
+    monkeypatch.setenv(f"AIRFLOW_CONN_{REMOTE_LOG_CONN_ID.upper()}", cluster.remote_log_connection)
+    monkeypatch.setenv("AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID", REMOTE_LOG_CONN_ID)
+    reader = S3RemoteLogIO(
+        remote_base=cluster.remote_log_folder,
+        base_log_folder=tmp_path / "api-server-logs",
+        delete_local_copy=False,
+    )
+    sources, logs = reader.read(pod.log_path, None)
+    assert sources == [f"{cluster.remote_log_folder}/{pod.log_path}"]
+    text = "".join(logs or [])
+    assert "mingo-binary before retraining: champion" in text, text[-3000:]
 
 
 # --- the check itself: it fails on the old ENTRYPOINT ["mingo"] -------------------------------

@@ -12,8 +12,12 @@ What podman 4.3 needs around the manifest (the manifest itself is what `helm tem
   S3 endpoint; on slirp4netns the pod saw the host only as 10.0.2.2 and those downloads were
   refused). podman 4.3 refuses a declared containerPort on the host network ("PortMappings can
   only be used with Bridge or slirp4netns networking"; Kubernetes allows it), so the played copy
-  drops the container's `ports` list, and nothing else. The service listens on the chart's port
-  (BENTOML_PORT), a free one here.
+  drops the container's `ports` list. The service listens on the chart's port (BENTOML_PORT),
+  a free one here.
+- The served version: `mingo deploy roll` writes the pod-template annotation
+  mingo.io/model-version (the chart never renders it); the played copy gets it as a roll would.
+  podman 4.3 resolves a `fieldRef` to labels but not to annotations (an empty value), so the
+  container's MINGO_MODEL_VERSION fieldRef is replaced by the annotation's value.
 - Secrets: kube play stores a `kind: Secret` document as YAML but reads a `secretKeyRef` as a
   JSON map of key -> base64 value ("secret ... is not valid JSON"), so each rendered Secret's
   `data` is created with `podman secret create` in that form and the rest is played. Their
@@ -31,6 +35,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 import time
 import tomllib
 import urllib.error
@@ -42,6 +47,7 @@ from typing import Any
 import pytest
 import yaml
 
+from mingo.deploy.kubernetes import MODEL_VERSION_ANNOTATION
 from tests.fixtures.services import MlflowServer, S3Server, free_loopback_port
 from tests.k8s.helm import CHART_DIR, NAMESPACE, RELEASE, run_helm
 from tests.pipelines.conftest import (
@@ -52,6 +58,7 @@ from tests.pipelines.conftest import (
     small_purchases,
     write_purchases_csv,
 )
+from tests.pods.readers import create_mlflow_reader
 
 # Deselected by the default run (pyproject addopts `-m 'not pods'`); `make chart-play` runs it.
 pytestmark = pytest.mark.pods
@@ -154,12 +161,21 @@ def champion_version(mlflow_server: MlflowServer, tmp_path: Path) -> str:
     return str(decision["champion_version_after"])
 
 
-def chart_values(
-    mlflow_server: MlflowServer, s3_server: S3Server, port: int, suffix: str, api_key: str
-) -> dict[str, Any]:
-    """Values for this machine: the local images, the fixture servers, one replica."""
+SECRETS = ("mingo-s3", "mingo-mlflow", "mingo-s3-reader", "mingo-mlflow-reader", "mingo-api")
 
-    names = {base: f"{base}-{suffix}" for base in ("mingo-s3", "mingo-mlflow", "mingo-api")}
+
+def chart_values(
+    mlflow_server: MlflowServer,
+    s3_server: S3Server,
+    port: int,
+    suffix: str,
+    api_key: str,
+    mlflow_reader: tuple[str, str],
+) -> dict[str, Any]:
+    """Values for this machine: the local images, the fixture servers, one replica; the
+    prediction pod reads the read-only credentials (tests/pods/readers.py)."""
+
+    names = {base: f"{base}-{suffix}" for base in SECRETS}
     values = {
         "image": {"registry": IMAGE_REGISTRY, "pullPolicy": "Never"},
         "predictionServices": {
@@ -185,6 +201,16 @@ def chart_values(
             "MLFLOW_TRACKING_PASSWORD": {"secret": names["mingo-mlflow"], "key": "password"},
             "MINGO_API_KEY": {"secret": names["mingo-api"], "key": "api-key"},
         },
+        "predictionSecretEnv": {
+            "AWS_ACCESS_KEY_ID": {"secret": names["mingo-s3-reader"], "key": "access-key-id"},
+            "AWS_SECRET_ACCESS_KEY": {
+                "secret": names["mingo-s3-reader"],
+                "key": "secret-access-key",
+            },
+            "MLFLOW_TRACKING_USERNAME": {"secret": names["mingo-mlflow-reader"], "key": "username"},
+            "MLFLOW_TRACKING_PASSWORD": {"secret": names["mingo-mlflow-reader"], "key": "password"},
+            "MINGO_API_KEY": {"secret": names["mingo-api"], "key": "api-key"},
+        },
         "secrets": {
             "create": True,
             "data": {
@@ -195,6 +221,14 @@ def chart_values(
                 names["mingo-mlflow"]: {
                     "username": mlflow_server.username,
                     "password": mlflow_server.password,
+                },
+                names["mingo-s3-reader"]: {
+                    "access-key-id": s3_server.access_key,
+                    "secret-access-key": s3_server.secret_key,
+                },
+                names["mingo-mlflow-reader"]: {
+                    "username": mlflow_reader[0],
+                    "password": mlflow_reader[1],
                 },
                 names["mingo-api"]: {"api-key": api_key},
             },
@@ -217,8 +251,9 @@ def played(
     api_key = secrets.token_urlsafe(16)
     values_file = tmp_path / "values.yaml"
     values_file.touch(mode=0o600)
+    reader = create_mlflow_reader(mlflow_server)
     values_file.write_text(
-        yaml.safe_dump(chart_values(mlflow_server, s3_server, port, suffix, api_key))
+        yaml.safe_dump(chart_values(mlflow_server, s3_server, port, suffix, api_key, reader))
     )
     rendered = [
         doc
@@ -239,14 +274,34 @@ def played(
     rendered_secrets = [obj for obj in in_release if obj["kind"] == "Secret"]
     played_objects = [obj for obj in in_release if obj["kind"] in ("ConfigMap", "Deployment")]
     assert {obj["metadata"]["name"] for obj in rendered_secrets} == {
-        f"{base}-{suffix}" for base in ("mingo-s3", "mingo-mlflow", "mingo-api")
+        f"{base}-{suffix}" for base in SECRETS
     }
+    (deployment,) = [obj for obj in played_objects if obj["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    mlflow_user = next(e for e in container["env"] if e["name"] == "MLFLOW_TRACKING_USERNAME")
+    assert mlflow_user["valueFrom"]["secretKeyRef"]["name"] == f"mingo-mlflow-reader-{suffix}"
     assert [obj["metadata"]["name"] for obj in played_objects if obj["kind"] == "Deployment"] == [
         "binary-prediction"
     ]
     for deployment in (obj for obj in played_objects if obj["kind"] == "Deployment"):
         for container in deployment["spec"]["template"]["spec"]["containers"]:
             assert [port["containerPort"] for port in container.pop("ports")] == [port]
+        # What `mingo deploy roll binary` writes: the chart never renders the served version.
+        template = deployment["spec"]["template"]
+        assert MODEL_VERSION_ANNOTATION not in (template["metadata"].get("annotations") or {})
+        template["metadata"].setdefault("annotations", {})[MODEL_VERSION_ANNOTATION] = (
+            champion_version
+        )
+        # podman 4.3 resolves a fieldRef to the pod's labels but not to its annotations (seen:
+        # an empty value): hand the container the value the kubelet would give.
+        for container in template["spec"]["containers"]:
+            for item in container["env"]:
+                field = (item.get("valueFrom") or {}).get("fieldRef")
+                if field is not None:
+                    path = f"metadata.annotations['{MODEL_VERSION_ANNOTATION}']"
+                    assert (item["name"], field["fieldPath"]) == ("MINGO_MODEL_VERSION", path)
+                    item.pop("valueFrom")
+                    item["value"] = template["metadata"]["annotations"][MODEL_VERSION_ANNOTATION]
     kube_file = tmp_path / "play.yaml"
     kube_file.touch(mode=0o600)
     kube_file.write_text(yaml.safe_dump_all(played_objects))
@@ -268,6 +323,8 @@ def played(
             "pod": "binary-prediction-pod-0",
             "started": started,
             "kube_file": kube_file,
+            "reader": reader,
+            "tracking_uri": mlflow_server.tracking_uri,
         }
     finally:
         podman("kube", "down", str(kube_file), check=False)
@@ -311,3 +368,28 @@ def test_played_chart_turns_ready_and_serves_the_champion(
     assert prediction["customer_id"] == "c1"
     assert 0.0 <= prediction["probability"] <= 1.0
     print(f"/predict 200, x-model-version {lowered['x-model-version']}: {answer}")
+
+    # The pod's MLflow user reads but cannot move the champion alias.
+    reader_env = {
+        "MLFLOW_TRACKING_USERNAME": played["reader"][0],
+        "MLFLOW_TRACKING_PASSWORD": played["reader"][1],
+    }
+    script = (
+        "import mlflow, sys\n"
+        "client = mlflow.MlflowClient(sys.argv[1])\n"
+        "print(client.get_model_version_by_alias('mingo-binary', 'champion').version)\n"
+        "try:\n"
+        "    client.set_registered_model_alias('mingo-binary', 'champion', sys.argv[2])\n"
+        "except mlflow.exceptions.MlflowException as error:\n"
+        "    print(error.error_code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, played["tracking_uri"], champion_version],
+        env={**os.environ, **reader_env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == [champion_version, "PERMISSION_DENIED"], result.stdout
