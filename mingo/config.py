@@ -18,9 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 DEFAULT_CHAMPION_POLL_SECONDS = 10.0
 DEFAULT_SERVICE_WORKERS = 1
 DEFAULT_THREADS_PER_WORKER = 1
-# Per worker: requests admitted at once (each holds its body and parsed customers in memory)
-# and customers scored in one merged model call; sized in benchmarks/results/serving.md so a
-# burst of 16 MiB bodies stays inside a 1.5-2 GiB pod with one worker.
+# Per worker: largest requests admitted at once (a request weighs its body size against the
+# 16 MiB cap, so small ones are not held back; each holds its body and parsed customers in
+# memory) and customers scored in one merged model call; sized in
+# benchmarks/results/serving.md so a burst of 16 MiB bodies stays inside a 1.5-2 GiB pod with
+# one worker.
 DEFAULT_MAX_REQUESTS_IN_FLIGHT = 4
 DEFAULT_MAX_BATCH_CUSTOMERS = 1000
 # MINGO_AUTH: how the prediction services authenticate callers.

@@ -2,11 +2,17 @@
 body size and requests in flight.
 
 The checks run before the body is read into memory, so an unauthenticated caller or a
-multi-gigabyte body costs the service nothing. A worker holds at most `max_in_flight` requests
-at once (each keeps its body and parsed customers in memory until it is answered); one more is
-refused at once with 503 and `Retry-After`, so a burst of large bodies is shed instead of
-growing the worker until the pod is OOM-killed. (BentoML's own `traffic.max_concurrency`
-answers 429 without `Retry-After`.) Bodies must be JSON: other media types (a
+multi-gigabyte body costs the service nothing.
+
+Requests in flight are bounded by what they cost in memory, which follows the body size: a
+worker admits at most `max_in_flight` largest requests at once, and a request weighs its
+declared Content-Length against the largest allowed body (a body without Content-Length weighs
+a whole largest request; any request weighs at least 1/64 of one). So four 16 MiB bodies fill a
+limit of 4 while a few hundred small requests still queue and merge in the batcher. A request
+that does not fit is refused at once with 503 and `Retry-After`, so a burst of large bodies is
+shed instead of growing the worker until the pod is OOM-killed. (BentoML's own
+`traffic.max_concurrency` counts requests regardless of size and answers 429 without
+`Retry-After`.) Bodies must be JSON: other media types (a
 multipart form, say) would reach BentoML decoders the services do not use. Health and
 metrics endpoints stay open: the kubelet and Prometheus do not carry the API key.
 """
@@ -33,6 +39,8 @@ METHODS_WITH_BODY: Final = frozenset({"POST", "PUT", "PATCH"})
 # 1,000 customers with a few dozen purchases each fit in ~10 MB of JSON.
 DEFAULT_MAX_BODY_BYTES: Final = 16 * 1024 * 1024
 RETRY_AFTER_SECONDS: Final = 1
+# The least a request weighs in the in-flight budget, as a fraction of the largest body.
+MIN_WEIGHT_DIVISOR: Final = 64
 
 
 def presented_api_key(headers: list[tuple[bytes, bytes]]) -> str | None:
@@ -74,8 +82,9 @@ class RequestGuard:
         self.api_key = api_key
         self.max_body_bytes = max_body_bytes
         self.max_in_flight = max_in_flight
+        self.budget_bytes = None if max_in_flight is None else max_in_flight * max_body_bytes
         # One event loop per worker: a plain counter needs no lock.
-        self.in_flight = 0
+        self.bytes_in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path", "") in OPEN_PATHS:
@@ -107,21 +116,29 @@ class RequestGuard:
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             await send_json(send, 413, self._too_large_body())
             return
-        if self.max_in_flight is not None and self.in_flight >= self.max_in_flight:
+        weight = self._weight(declared)
+        if self.budget_bytes is not None and self.bytes_in_flight + weight > self.budget_bytes:
             await send_json(
                 send,
                 503,
                 {
-                    "error": f"the service is at capacity ({self.max_in_flight} requests in "
-                    f"flight in this worker); retry in {RETRY_AFTER_SECONDS} s"
+                    "error": f"the service is at capacity (the bodies in flight in this worker "
+                    f"reach {self.max_in_flight} x {self.max_body_bytes} bytes); retry in "
+                    f"{RETRY_AFTER_SECONDS} s"
                 },
             )
             return
-        self.in_flight += 1
+        self.bytes_in_flight += weight
         try:
             await self._forward_with_limit(scope, receive, send)
         finally:
-            self.in_flight -= 1
+            self.bytes_in_flight -= weight
+
+    def _weight(self, declared: bytes | None) -> int:
+        floor = self.max_body_bytes // MIN_WEIGHT_DIVISOR
+        if declared is None or not declared.isdigit():
+            return self.max_body_bytes  # a streamed body may grow to the cap
+        return max(int(declared), floor)
 
     def _too_large_body(self) -> dict[str, Any]:
         return {"error": f"request body exceeds the limit of {self.max_body_bytes} bytes"}

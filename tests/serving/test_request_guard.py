@@ -101,7 +101,9 @@ def test_bodies_must_be_json() -> None:
     assert no_type.json() == {"received": 2}
 
 
-def test_requests_beyond_the_in_flight_limit_get_503_with_retry_after() -> None:
+def test_bodies_beyond_the_in_flight_budget_get_503_with_retry_after() -> None:
+    """A limit of 2 largest requests: two near-largest bodies fill it, a third is shed, while
+    small bodies (each weighing 1/64 of the largest) still get in beside one large one."""
     import asyncio
 
     import httpx
@@ -117,24 +119,40 @@ def test_requests_beyond_the_in_flight_limit_get_503_with_retry_after() -> None:
 
     app = Starlette(routes=[Route("/predict", slow, methods=["POST"]), Route("/readyz", ok)])
     app.add_middleware(RequestGuard, max_body_bytes=LIMIT, max_in_flight=2)
+    large = b"x" * 990
 
-    async def burst() -> tuple[list[httpx.Response], httpx.Response, httpx.Response]:
+    async def burst() -> dict[str, list[httpx.Response]]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            held = [asyncio.create_task(client.post("/predict", content=b"x")) for _ in range(2)]
+            held = [asyncio.create_task(client.post("/predict", content=large)) for _ in range(2)]
             while entered < 2:
                 await asyncio.sleep(0.01)
-            refused = await client.post("/predict", content=b"y")
+            refused = await client.post("/predict", content=large)
             probe = await client.get("/readyz")  # probes are never counted
             release.set()
-            answered = await asyncio.gather(*held)
-            after = await client.post("/predict", content=b"zz")
-        return [refused, probe, *answered], after, refused
+            answered = list(await asyncio.gather(*held))
+            # One large body in flight leaves room for small ones (weight 15), not another.
+            release.clear()
+            one_large = asyncio.create_task(client.post("/predict", content=large))
+            while entered < 3:
+                await asyncio.sleep(0.01)
+            small = [asyncio.create_task(client.post("/predict", content=b"s")) for _ in range(6)]
+            while entered < 9:
+                await asyncio.sleep(0.01)
+            second_large = await client.post("/predict", content=large)
+            release.set()
+            rest = [await one_large, *await asyncio.gather(*small)]
+        return {
+            "refused": [refused, second_large],
+            "probe": [probe],
+            "answered": answered + rest,
+        }
 
-    answers, after, refused = asyncio.run(burst())
-    assert refused.status_code == 503
-    assert refused.headers["Retry-After"] == "1"
-    assert "at capacity" in refused.json()["error"]
-    assert [a.status_code for a in answers[1:]] == [200, 200, 200]
-    assert entered == 3  # the refused request never reached the app
-    assert after.status_code == 200 and after.json() == {"received": 2}
+    answers = asyncio.run(burst())
+    for refused in answers["refused"]:
+        assert refused.status_code == 503
+        assert refused.headers["Retry-After"] == "1"
+        assert "at capacity" in refused.json()["error"]
+    assert answers["probe"][0].status_code == 200
+    assert [a.status_code for a in answers["answered"]] == [200] * 9
+    assert entered == 9  # the refused requests never reached the app
