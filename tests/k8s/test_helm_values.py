@@ -95,6 +95,11 @@ def test_mingo_chart_points_at_the_platform_services() -> None:
     assert platform["zenmlStoreUrl"] == (
         f"http://{service_host(zenml['fullnameOverride'])}:{zenml['zenml']['service']['port']}"
     )
+    # ZenML's step artifacts go to a bucket the S3 server creates, not to the pod's disk.
+    artifact_uri = platform["zenmlArtifactUri"]
+    assert artifact_uri.startswith("s3://")
+    bucket = artifact_uri.removeprefix("s3://").split("/", 1)[0]
+    assert bucket in {b["name"] for b in minio["buckets"]}
     policy_ports = set(chart_values["networkPolicy"]["platformPorts"])
     assert {mlflow["service"]["port"], int(minio["service"]["port"])} <= policy_ports
 
