@@ -335,23 +335,31 @@ def promote_version(
     set_alias(client, kind, CHAMPION, version)
 
 
-def rollback(client: MlflowClient, kind: ModelKind) -> tuple[str, str]:
+def rollback(
+    client: MlflowClient, kind: ModelKind, expected_champion: str | None = None
+) -> tuple[str, str]:
     """champion <- previous; previous <- the version `previous` had replaced (or removed).
 
     Returns (old champion, new champion). Raises LookupError when there is nothing to roll
-    back to.
+    back to. With `expected_champion` (the version a caller means to undo), nothing is
+    written and `ChampionMovedError` is raised when another version is champion by then: a
+    promotion that lands meanwhile is not rolled back by mistake.
     """
     name = registered_model_name(kind)
     champion = get_alias_version(client, kind, CHAMPION)
     previous = get_alias_version(client, kind, PREVIOUS)
     if champion is None:
         raise LookupError(f"{name} has no champion: nothing to roll back")
+    if expected_champion is not None:
+        _ensure_champion_is(client, kind, expected_champion)
     if previous is None or previous == champion:
         raise LookupError(
             f"{name} has no previous version distinct from champion {champion}: "
             "nothing to roll back to"
         )
     before_previous = get_version_tags(client, kind, previous).get(REPLACED_VERSION_TAG)
+    if expected_champion is not None:
+        _ensure_champion_is(client, kind, expected_champion)
     # Same order as a promotion: `champion` moves in one write, `previous` is settled after,
     # so a crash in between leaves previous == champion (serving the rollback target).
     set_alias(client, kind, CHAMPION, previous)

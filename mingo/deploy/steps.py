@@ -158,7 +158,7 @@ def undo(
     i.e. no cluster): rolled to the champion when the alias moved here or when it is still
     pinned to `version`; pinned to anything else, it is not this run's to change.
     """
-    from mingo.promotion import rollback
+    from mingo.promotion import ChampionMovedError, rollback
 
     name = registered_model_name(kind)
     champion = champion_version(client, kind)
@@ -166,11 +166,20 @@ def undo(
     alias_moved = False
     if champion == target:
         try:
-            undone, restored = rollback(client, kind)
+            undone, restored = rollback(client, kind, expected_champion=target)
+            alias_moved = True
+        except ChampionMovedError:
+            # Another run promoted between the read above and the write: its version stays.
+            undone, restored = target, champion_version(client, kind)
         except LookupError as error:
             raise DeployError(f"cannot roll back {name}: {error}") from error
-        alias_moved = True
+    if alias_moved:
         log(f"champion alias of {name} moved back: version {undone} -> version {restored}")
+    elif champion == target:
+        log(
+            f"{name} version {target} stopped being the champion while this rollback ran "
+            f"(version {restored} is): the champion alias stays"
+        )
     else:
         undone, restored = target, champion
         log(

@@ -89,3 +89,35 @@ def test_rollback_walks_back_through_promotions(registry: RegisteredVersions) ->
 def test_rollback_without_champion_says_so(registry: RegisteredVersions) -> None:
     with pytest.raises(LookupError, match="has no champion"):
         rollback(mlflow_client(load_settings()), "binary")
+
+
+def test_rollback_of_a_version_that_is_no_longer_champion_writes_nothing(
+    registry: RegisteredVersions,
+) -> None:
+    client = mlflow_client(load_settings())
+    promote_version(client, "binary", "1", expected_champion=None)
+    promote_version(client, "binary", "2", expected_champion="1")
+    promote_version(client, "binary", "3", expected_champion="2")
+    with pytest.raises(ChampionMovedError, match="moved from version 2 to 3"):
+        rollback(client, "binary", expected_champion="2")
+    assert aliases() == ("3", "2")
+
+
+def test_a_promotion_landing_during_a_rollback_is_not_rolled_back(
+    registry: RegisteredVersions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = mlflow_client(load_settings())
+    promote_version(client, "binary", "1", expected_champion=None)
+    promote_version(client, "binary", "2", expected_champion="1")
+    real_tags = mingo.promotion.get_version_tags
+
+    def another_run_promotes_meanwhile(client_, kind, version):  # type: ignore[no-untyped-def]
+        # Between the rollback's read of the aliases and its write, another run promotes 3.
+        monkeypatch.setattr(mingo.promotion, "get_version_tags", real_tags)
+        promote_version(client_, kind, "3", expected_champion="2")
+        return real_tags(client_, kind, version)
+
+    monkeypatch.setattr(mingo.promotion, "get_version_tags", another_run_promotes_meanwhile)
+    with pytest.raises(ChampionMovedError):
+        rollback(client, "binary", expected_champion="2")
+    assert aliases() == ("3", "2")
