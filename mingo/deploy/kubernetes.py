@@ -19,14 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mingo import ModelKind
+from mingo import MODEL_VERSION_ANNOTATION, ModelKind
 
 if TYPE_CHECKING:
     from kubernetes.client import AppsV1Api, V1Deployment
 
-# The pod-template annotation that names the served version (the chart maps it to the
-# container's MINGO_MODEL_VERSION).
-MODEL_VERSION_ANNOTATION = "mingo.io/model-version"
 # What `mingo deploy roll` wrote before the pods loaded a pinned version (they loaded
 # @champion at start). A Deployment rolled back then carries only this one: read it as the
 # pinned version until the next roll writes MODEL_VERSION_ANNOTATION.

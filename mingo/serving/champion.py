@@ -28,12 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from mingo import ModelKind, registered_model_name
+from mingo import MODEL_VERSION_ANNOTATION, ModelKind, registered_model_name
 from mingo.config import redacted
 from mingo.models.api import TrainedModel
 
 CHAMPION_ALIAS: Final = "champion"
-MODEL_VERSION_ANNOTATION: Final = "mingo.io/model-version"
 # Written last into a cache entry: a directory without it is a partial download.
 CACHE_MARKER: Final = ".mingo-complete"
 # `scheme://user:password@` anywhere in a text (an exception that quotes a URL).
