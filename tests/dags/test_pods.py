@@ -193,17 +193,22 @@ def test_registry_steps_run_in_the_pipeline_image(
 def test_registry_step_pods_pass_pod_security_restricted(
     kubernetes_dags: dict[str, Any], task_id: str
 ) -> None:
-    # The executor's pod: the Airflow chart's worker template (uid 50000, fsGroup 0, no
-    # seccomp) reconciled with the task's pod_override, as PodGenerator does.
+    # The executor's pod: the Airflow chart's worker template reconciled with the task's
+    # pod_override, as PodGenerator does. The override alone makes it restricted: with the
+    # template's pod security context stripped (a chart installed without MinGo's values),
+    # the template fails the check and the reconciled pod still passes.
     from airflow.providers.cncf.kubernetes.pod_generator import PodGenerator
 
-    base = PodGenerator.deserialize_model_file(str(WORKER_POD_TEMPLATE))
-    assert restricted_violations(ApiClient().sanitize_for_serialization(base)) != {}
     task = kubernetes_dags["mingo_retrain_binary"].task_dict[task_id]
-    pod = PodGenerator.reconcile_pods(base, task.executor_config["pod_override"])
-    manifest = ApiClient().sanitize_for_serialization(pod)
-    assert restricted_violations(manifest) == {}
-    assert manifest["spec"]["securityContext"] == POD_SECURITY_CONTEXT
+    base = PodGenerator.deserialize_model_file(str(WORKER_POD_TEMPLATE))
+    stripped = PodGenerator.deserialize_model_file(str(WORKER_POD_TEMPLATE))
+    stripped.spec.security_context = None
+    assert restricted_violations(ApiClient().sanitize_for_serialization(stripped)) != {}
+    for template in (base, stripped):
+        pod = PodGenerator.reconcile_pods(template, task.executor_config["pod_override"])
+        manifest = ApiClient().sanitize_for_serialization(pod)
+        assert restricted_violations(manifest) == {}
+        assert manifest["spec"]["securityContext"] == POD_SECURITY_CONTEXT
 
 
 class DecidedTaskInstance:
