@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from tests.fixtures.mlflow_globals import unset_mlflow_globals
 from tests.fixtures.services import (
     MlflowServer,
     PostgresServer,
@@ -44,6 +45,7 @@ def as_user(
     monkeypatch: pytest.MonkeyPatch, server: MlflowServer, user: str, password: str
 ) -> None:
     """The MLflow client reads its credentials from the environment at each request."""
+    unset_mlflow_globals(monkeypatch)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.tracking_uri)
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", user)
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)

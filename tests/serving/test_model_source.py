@@ -24,6 +24,7 @@ from mingo.serving.champion import (
     model_source,
     without_secrets,
 )
+from tests.fixtures.mlflow_globals import unset_mlflow_globals
 from tests.fixtures.services import MlflowServer, free_loopback_port
 from tests.serving.conftest import ChampionRegistry
 
@@ -170,6 +171,7 @@ def test_a_pinned_version_loads_from_the_production_topology(
 
     from mingo.models.api import SKOPS_TRUSTED_TYPES
 
+    unset_mlflow_globals(monkeypatch)
     for name, value in {**mlflow_server.env(), **BOUNDED_MLFLOW_HTTP}.items():
         monkeypatch.setenv(name, value)
     uri = mlflow_server.tracking_uri
