@@ -1,8 +1,8 @@
-"""Evaluate a ValidatingAdmissionPolicy's CEL with cel-python (a real CEL implementation; not
-in the project lock), the way the API server applies it: matchConditions (all true, else the
+"""Evaluate a ValidatingAdmissionPolicy's CEL with cel-python (a real CEL implementation, in
+the project's dev group), the way the API server applies it: matchConditions (all true, else the
 policy does not apply), then `variables` in order, then every validation must be true.
 
-Run as a script by an interpreter that has `celpy`:
+Run as a script (its own process: cel-python's global state stays out of the test run):
     python cel_policy_eval.py < {"policy": {...}, "cases": [{"name", "request", "object",
     "oldObject"}]}
 prints {name: "not-matched" | "allowed" | "denied: <message>"}.
