@@ -72,13 +72,16 @@ class MicroBatcher:
         return await waiting.future
 
     async def _drain(self) -> None:
-        customers = 0
         while self._queue:
-            batch = self._take_batch()
-            customers += sum(len(w.customer_ids) for w in batch)
-            await self._score_batch(batch)
-        if self._after_drain is not None:
-            await asyncio.to_thread(self._after_drain, customers)
+            customers = 0
+            while self._queue:
+                batch = self._take_batch()
+                customers += sum(len(w.customer_ids) for w in batch)
+                await self._score_batch(batch)
+            if self._after_drain is not None:
+                await asyncio.to_thread(self._after_drain, customers)
+            # Requests that arrived during the hook found this drainer still running and did
+            # not start another: score them before finishing (the outer loop checks again).
 
     def _take_batch(self) -> list[_Waiting]:
         first = self._queue.popleft()

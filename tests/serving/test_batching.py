@@ -140,3 +140,35 @@ def test_after_drain_is_told_the_customers_scored_once_the_queue_is_empty(
     asyncio.run(run())
     assert sum(drained) == 3
     assert release_free_memory()  # glibc here: the trim is really available
+
+
+def test_a_request_arriving_while_the_after_drain_hook_runs_is_answered(
+    predictor_and_customers: tuple[ChampionPredictor, list[dict[str, Any]]],
+) -> None:
+    # A client that sends its next request as soon as the previous answer arrives lands while
+    # the drainer is still in the hook; the drainer must pick it up, not finish and strand it.
+    import threading
+
+    predictor, customers = predictor_and_customers
+    hook_running = threading.Event()
+    release_hook = threading.Event()
+
+    def slow_hook(customers_scored: int) -> None:
+        hook_running.set()
+        release_hook.wait(5)
+
+    first, second = (
+        PredictRequest.model_validate({"customers": [c], "as_of": AS_OF}) for c in customers[:2]
+    )
+
+    async def run() -> PredictResponse:
+        batcher = MicroBatcher(predictor.predict, after_drain=slow_hook)
+        await batcher.submit(first)
+        await asyncio.to_thread(hook_running.wait, 5)
+        pending = asyncio.ensure_future(batcher.submit(second))
+        await asyncio.sleep(0.05)
+        release_hook.set()
+        return await asyncio.wait_for(pending, timeout=10)
+
+    answer = asyncio.run(run())
+    assert [p.customer_id for p in answer.predictions] == [customers[1]["customer_id"]]
