@@ -123,31 +123,29 @@ def test_smoke_test_checks_the_version_passed_not_the_alias() -> None:
     assert result.model_version == "3"
 
 
+def undo_in_kmock(
+    kube_api: KubeApi, registry: Any, kind: Any, version: str, log: Any = lambda line: None
+) -> Any:
+    """`undo` of `version` against the emulated API, with short timeouts for the tests."""
+    return undo(
+        kube_api.apps,
+        registry,
+        kind=kind,
+        namespace=NAMESPACE,
+        version=version,
+        timeout_s=20,
+        log=log,
+        poll_interval_s=0.1,
+    )
+
+
 def test_rollback_undoes_the_named_version_once(kube_api: KubeApi, registry: Any) -> None:
     register_versions(registry, "binary", 3)
     create_prediction_deployment(kube_api.apps, "binary-prediction", version="3")
     log: list[str] = []
     with DeploymentController(kube_api.apps, "binary-prediction") as controller:
-        first = undo(
-            kube_api.apps,
-            registry,
-            kind="binary",
-            namespace=NAMESPACE,
-            version="3",
-            timeout_s=20,
-            log=log.append,
-            poll_interval_s=0.1,
-        )
-        second = undo(
-            kube_api.apps,
-            registry,
-            kind="binary",
-            namespace=NAMESPACE,
-            version="3",
-            timeout_s=20,
-            log=log.append,
-            poll_interval_s=0.1,
-        )
+        first = undo_in_kmock(kube_api, registry, "binary", "3", log=log.append)
+        second = undo_in_kmock(kube_api, registry, "binary", "3", log=log.append)
     assert (first.undone, first.restored, first.alias_moved, first.deployment_rolled) == (
         "3",
         "2",
@@ -170,16 +168,7 @@ def test_rollback_leaves_a_later_promotion_alone(kube_api: KubeApi, registry: An
     promote_version(registry, "clustering", four, expected_champion="3")
     create_prediction_deployment(kube_api.apps, "clustering-prediction", version=four)
     with DeploymentController(kube_api.apps, "clustering-prediction") as controller:
-        outcome = undo(
-            kube_api.apps,
-            registry,
-            kind="clustering",
-            namespace=NAMESPACE,
-            version="3",
-            timeout_s=20,
-            log=lambda line: None,
-            poll_interval_s=0.1,
-        )
+        outcome = undo_in_kmock(kube_api, registry, "clustering", "3")
     assert (outcome.alias_moved, outcome.deployment_rolled) == (False, False)
     assert get_alias_version(registry, "clustering", CHAMPION) == four
     assert controller.rolled_templates == []
@@ -295,16 +284,7 @@ def test_rollback_of_a_superseded_version_still_pinned_re_pins_the_champion(
     promote_version(registry, "binary", four, expected_champion="3")
     create_prediction_deployment(kube_api.apps, "binary-prediction", version="3")
     with DeploymentController(kube_api.apps, "binary-prediction") as controller:
-        outcome = undo(
-            kube_api.apps,
-            registry,
-            kind="binary",
-            namespace=NAMESPACE,
-            version="3",
-            timeout_s=20,
-            log=lambda line: None,
-            poll_interval_s=0.1,
-        )
+        outcome = undo_in_kmock(kube_api, registry, "binary", "3")
     assert (outcome.undone, outcome.restored) == ("3", four)
     assert (outcome.alias_moved, outcome.deployment_rolled) == (False, True)
     assert get_alias_version(registry, "binary", CHAMPION) == four
