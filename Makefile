@@ -6,11 +6,12 @@ BIN := $(VENV)/bin
 UV := $(BIN)/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: install tools system-deps demo test lint bench images clean help
+.PHONY: install tools system-deps zenml-server-env demo airflow test lint bench images clean help
 
 help:
 	@echo "make demo   - set up and run the embedded end-to-end demo"
 	@echo "make test   - set up and run the whole test suite (starts PostgreSQL and an S3 server)"
+	@echo "make airflow - Airflow 3 (UI, scheduler) running the DAGs on the embedded stack"
 	@echo "make lint   - ruff + mypy"
 	@echo "make bench  - benchmarks (full ClickBus scale; slow)"
 	@echo "make images - build the pipeline image and the three prediction images (podman or docker)"
@@ -29,14 +30,31 @@ install: $(STAMP)
 tools: install
 	bash scripts/install_tools.sh $(BIN)
 
-# PostgreSQL server binaries for the tests (Debian package; the tests start their own cluster).
+# Debian packages for the tests: PostgreSQL, MariaDB, Chromium + WebDriver (the tests start
+# their own servers and browser).
 system-deps:
 	bash scripts/install_system_deps.sh
+
+# The ZenML server the tests start runs from its own virtualenv: `zenml[server]` and Airflow 3.3
+# cannot share one (their fastapi ranges do not overlap). Locked in scripts/zenml-server-env.
+ZENML_SERVER_VENV := .venv-zenml-server
+ZENML_SERVER_PROJECT := scripts/zenml-server-env
+$(ZENML_SERVER_VENV)/.installed: $(UV) $(ZENML_SERVER_PROJECT)/uv.lock $(ZENML_SERVER_PROJECT)/pyproject.toml
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(ZENML_SERVER_VENV) $(UV) sync --frozen --no-install-project \
+		--project $(ZENML_SERVER_PROJECT) --python $(PYTHON)
+	touch $@
+
+zenml-server-env: $(ZENML_SERVER_VENV)/.installed
 
 demo: install
 	$(BIN)/mingo demo
 
-test: install tools system-deps
+# Airflow's API server + UI, scheduler, DAG processor and triggerer with the DAGs of dags/ on the
+# embedded MinGo stack; Ctrl-C stops every process it started.
+airflow: install system-deps
+	$(BIN)/mingo airflow
+
+test: install tools system-deps zenml-server-env
 	$(BIN)/pytest
 
 lint: install
@@ -56,7 +74,7 @@ images:
 	bash docker/build_images.sh
 
 clean:
-	rm -rf $(VENV) .mingo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(ZENML_SERVER_VENV) .mingo .pytest_cache .mypy_cache .ruff_cache
 
 # charts/mingo-prediction played with `podman kube play` against the test servers (needs the
 # images of `make images`; tests/pods/test_prediction_chart_played.py, docker/README.md).

@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Installs the PostgreSQL server binaries the tests run (they start their own cluster on loopback).
+# Installs the Debian packages the tests run (the tests start their own servers on loopback):
+# PostgreSQL (MLflow's and Airflow's database), MariaDB (the ZenML server's database: ZenML
+# supports only MySQL-compatible servers) and Chromium with its WebDriver (the Airflow UI tests).
 set -euo pipefail
-if ls -d /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+missing=()
+ls -d /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi
 if [ "$(id -u)" != "0" ]; then
-    echo "PostgreSQL server binaries are missing; install the Debian package 'postgresql' (needs root)." >&2
+    echo "Missing Debian packages: ${missing[*]} (install them with apt-get; needs root)." >&2
     exit 1
 fi
 apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+# The packages' own services are not started: the tests run their own servers.
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
