@@ -46,7 +46,7 @@ ZENML_DB_USER = "zenml"
 ZENML_ADMIN = "mingo-admin"
 PIPELINE_SERVICE_ACCOUNT = "mingo-pipelines"
 API = "/api/v1"
-# First start creates ~70 tables in MariaDB (~8 s here) before the app answers.
+# First start creates ZenML's 53 tables in MariaDB (~8 s here) before the app answers.
 ZENML_START_TIMEOUT_S = 180
 MARIADB_START_TIMEOUT_S = 60
 

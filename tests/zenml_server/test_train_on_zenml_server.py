@@ -5,6 +5,8 @@ ZenML server's REST API, its MariaDB tables, and the MLflow registry."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from mingo.registry import CHAMPION
 from tests.fixtures.mlflow_globals import unset_mlflow_globals
 from tests.fixtures.services import MlflowServer, S3Server
 from tests.pipelines.conftest import (
+    REPO_ROOT,
     clean_env,
     explain,
     last_json_line,
@@ -35,6 +38,15 @@ STEPS = {
     "promote_or_reject",
 }
 ARTIFACT_BUCKET = "mingo-zenml-server"
+# The project's own reader of the link, in a fresh process: ZenML reads its store settings
+# when first imported, so it must not be imported into the test process.
+READ_PRODUCTION_VERSION = """
+from mingo.config import load_settings
+from zenml_pipelines.environment import prepare_zenml
+prepare_zenml(load_settings())
+from zenml_pipelines.lineage import production_mlflow_version
+print(production_mlflow_version("binary"))
+"""
 
 
 def test_train_is_recorded_by_the_zenml_server_with_its_model_version_linked_to_mlflow(
@@ -96,6 +108,19 @@ def test_train_is_recorded_by_the_zenml_server_with_its_model_version_linked_to_
         assert str(recorded["mlflow_version"]) == mlflow_version
         assert recorded["mlflow_run_id"] == decision["mlflow_run_id"]
         assert recorded["promoted"] is True
+
+    # What the project reads as the production version, asked of the server by a fresh client.
+    reader = subprocess.run(
+        [sys.executable, "-c", READ_PRODUCTION_VERSION],
+        env=clean_env(tmp_path / "reader-home", **zenml_server.client_env()),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert reader.returncode == 0, explain(reader)
+    assert reader.stdout.strip().splitlines()[-1] == mlflow_version, explain(reader)
 
     # The same version, seen from MLflow's side: the champion the run registered.
     unset_mlflow_globals(monkeypatch)
