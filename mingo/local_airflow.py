@@ -51,6 +51,11 @@ DEFAULT_TRIGGER_LOG_PORT = 8794
 # gains nothing from more.
 DEFAULT_PARALLELISM = 4
 HEALTH_TIMEOUT_SECONDS = 240.0
+# Each task process parses its DAG file again before it runs (Airflow's default allows 30 s):
+# on a busy two-core machine that parse took 22-35 s, and a task whose parse times out is
+# rescheduled a minute later instead of running.
+DAG_FILE_IMPORT_TIMEOUT_SECONDS = 120
+DAG_FILE_PROCESSOR_TIMEOUT_SECONDS = 180
 STOP_GRACE_SECONDS = 20.0
 MIGRATE_TIMEOUT_SECONDS = 600.0
 # The simple auth manager's user (Airflow's default `admin:admin`, i.e. user admin, role
@@ -210,7 +215,16 @@ class LocalPostgres:
     def _run(self, command: list[str], what: str) -> None:
         if self.as_postgres_user:
             command = ["runuser", "-u", POSTGRES_SUPERUSER, "--", *command]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        # A session of its own: the server pg_ctl leaves running must not get the terminal's
+        # Ctrl-C (the stack stops it last, after the Airflow components).
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            start_new_session=True,
+        )
         if result.returncode != 0:
             raise AirflowStackError(
                 f"{what} failed (exit {result.returncode}): {result.stdout}{result.stderr}"
@@ -324,6 +338,7 @@ def _stack_secrets(home: Path) -> dict[str, str]:
         stored: dict[str, str] = json.loads(path.read_text())
         return stored
     values = {"jwt_secret": secrets.token_urlsafe(32), "secret_key": secrets.token_urlsafe(32)}
+    home.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)
     path.write_text(json.dumps(values))
     return values
@@ -376,6 +391,10 @@ class AirflowStack:
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": str(self.config.parallelism),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": self.config.execution_api_url,
+            "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": str(DAG_FILE_IMPORT_TIMEOUT_SECONDS),
+            "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": str(
+                DAG_FILE_PROCESSOR_TIMEOUT_SECONDS
+            ),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.database_url,
             "AIRFLOW__API__HOST": self.config.host,
             "AIRFLOW__API__PORT": str(self.config.port),
@@ -401,7 +420,8 @@ class AirflowStack:
             return {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": ""}
         return {}
 
-    def _choose_database(self) -> None:
+    def choose_database(self) -> None:
+        """The configured URL as given; else a local PostgreSQL cluster (started), else SQLite."""
         if self.config.database_url is not None:
             self.database_url = self.config.database_url
             self.database = "sqlite" if self.database_url.startswith("sqlite") else "postgresql"
@@ -422,7 +442,7 @@ class AirflowStack:
         self.config.home.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self._choose_database()
+            self.choose_database()
             self._migrate()
             for name in COMPONENTS:
                 self._start_component(name)

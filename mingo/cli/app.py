@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mingo.cli import data, demo, deploy, evaluate, models, redeploy, serve, train
+from mingo.cli import airflow, data, demo, deploy, evaluate, models, redeploy, serve, train
 from mingo.cli.context import load_into
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.command("train")(train.train)
 app.command("serve")(serve.serve)
 app.command("redeploy")(redeploy.redeploy)
 app.command("demo")(demo.demo)
+app.command("airflow")(airflow.airflow)
 
 
 def main() -> None:
