@@ -17,8 +17,11 @@ if _DAGS_DIR not in sys.path:
     sys.path.insert(0, _DAGS_DIR)
 
 # Unused here, imported for the DAG processor: it pre-imports a DAG file's top-level airflow
-# imports once in its long-lived parent (parsing_pre_import_modules), so the provider's
-# ~2 s import is not paid again in every parse of this file.
+# imports once in its long-lived parent (parsing_pre_import_modules), so these ~2 s imports
+# are not paid again in every parse of this file: the Kubernetes provider (the pod steps) and
+# the amazon provider's s3:// asset URI normalizer (boto3), which a DAG with `on_new_data`
+# loads when it builds its purchases Asset.
+import airflow.providers.amazon.aws.assets.s3  # noqa: E402
 import airflow.providers.cncf.kubernetes.operators.pod  # noqa: E402, F401
 from mingo_dags.config import load_dag_config  # noqa: E402
 from mingo_dags.factory import build_retrain_dag, dag_id  # noqa: E402

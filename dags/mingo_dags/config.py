@@ -23,6 +23,12 @@ DEPLOYING: StepRole = "deploying"
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "mingo_retrain.yaml"
 CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
 MANUAL_ONLY = {"none", "manual", ""}
+# Presets that are not a cron expression, so they cannot be combined with the asset schedule.
+NON_CRON_PRESETS = {"@once", "@continuous"}
+# The Airflow Asset whose events mean "new purchase data landed" (its `uri` is an identifier:
+# the file a run trains on comes from the event's extra, `data_uri`).
+DEFAULT_PURCHASES_ASSET_NAME = "mingo_purchases"
+DEFAULT_PURCHASES_ASSET_URI = "s3://mingo-data/clickbus/"
 
 
 class DagConfigError(ValueError):
@@ -85,6 +91,8 @@ class ModelDagConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     schedule: str | None = Field(description="Cron expression; null = manual triggers only")
+    # Also run when the purchases asset gets an event (schedule = cron OR asset).
+    on_new_data: bool = False
     train_timeout_minutes: int = Field(default=120, gt=0)
     train_resources: Resources = Field(default_factory=Resources)
 
@@ -101,6 +109,21 @@ class ModelDagConfig(BaseModel):
             raise ValueError(f"{value!r} is not a cron expression (5 fields) or @preset")
         return value
 
+    @model_validator(mode="after")
+    def _cron_to_combine(self) -> ModelDagConfig:
+        if self.on_new_data and self.schedule in NON_CRON_PRESETS:
+            raise ValueError(f"on_new_data needs a cron schedule or none, not {self.schedule!r}")
+        return self
+
+
+class PurchasesAsset(BaseModel):
+    """The Airflow Asset that stands for the purchases data (one for all models)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(default=DEFAULT_PURCHASES_ASSET_NAME, min_length=1)
+    uri: str = Field(default=DEFAULT_PURCHASES_ASSET_URI, min_length=1)
+
 
 class DagConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -114,6 +137,7 @@ class DagConfig(BaseModel):
     # Checked against the built DAG's worst case (mingo_dags.timeouts.check_run_timeout).
     dagrun_timeout_minutes: int = Field(default=600, gt=0)
     kubernetes: KubernetesConfig
+    purchases_asset: PurchasesAsset = Field(default_factory=PurchasesAsset)
     models: dict[Kind, ModelDagConfig]
 
 
@@ -125,6 +149,11 @@ def model_name(kind: str) -> str:
 def schedule_variable(kind: str) -> str:
     """The environment variable that overrides the schedule of KIND's DAG."""
     return f"MINGO_RETRAIN_SCHEDULE_{kind.upper()}"
+
+
+def on_new_data_variable(kind: str) -> str:
+    """The environment variable that turns KIND's asset schedule on (true) or off (false)."""
+    return f"MINGO_RETRAIN_ON_NEW_DATA_{kind.upper()}"
 
 
 def load_dag_config(path: Path | None = None, environ: dict[str, str] | None = None) -> DagConfig:
@@ -145,6 +174,9 @@ def load_dag_config(path: Path | None = None, environ: dict[str, str] | None = N
         override = env.get(schedule_variable(str(kind)))
         if override is not None and isinstance(model, dict):
             model["schedule"] = override
+        on_new_data = env.get(on_new_data_variable(str(kind)))
+        if on_new_data is not None and isinstance(model, dict):
+            model["on_new_data"] = on_new_data.strip()
     try:
         return DagConfig.model_validate(raw)
     except ValidationError as error:

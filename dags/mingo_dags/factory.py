@@ -8,6 +8,7 @@ from typing import Any
 from airflow.sdk import DAG, BaseOperator, chain
 
 from mingo_dags import commands, registry_tasks
+from mingo_dags.assets import Schedule, UseLandedData, purchases_asset, retrain_schedule
 from mingo_dags.config import DEPLOYING, TRAINING, DagConfig, Resources, StepRole, model_name
 from mingo_dags.params import retrain_params
 from mingo_dags.timeouts import check_run_timeout
@@ -30,11 +31,21 @@ def doc_md(kind: str, config: DagConfig) -> str:
     model = config.models[kind]  # type: ignore[index]
     schedule = model.schedule or "manual triggers only"
     name = model_name(kind)
+    asset = config.purchases_asset
+    if model.on_new_data:
+        new_data = (
+            f"**and** when asset `{asset.name}` (`{asset.uri}`) gets an event: the run trains "
+            "on the event's `extra.data_uri` (else the default)"
+        )
+    else:
+        new_data = "not on new data"
     return f"""
 ### Retrain `{name}`, promote if better, roll the service
 
 Schedule: `{schedule}` (override: `MINGO_RETRAIN_SCHEDULE_{kind.upper()}`, or edit
-`dags/mingo_retrain.yaml`). Runner: **{config.runner}** (`MINGO_RUNNER`).
+`dags/mingo_retrain.yaml`), {new_data} (`on_new_data`, override:
+`MINGO_RETRAIN_ON_NEW_DATA_{kind.upper()}=true|false`). Runner: **{config.runner}**
+(`MINGO_RUNNER`).
 
 1. **validate_data**: `mingo data validate <data_uri>`; bad data fails the run at once
    (which column, which rows, which rule is in the log).
@@ -136,10 +147,18 @@ def build_retrain_dag(kind: str, config: DagConfig) -> DAG:
     namespace = config.kubernetes.namespace
     rollout_timeout = config.kubernetes.rollout_timeout_seconds
     local = config.runner == "local"
+    schedule: Schedule = model.schedule
+    reads_data: dict[str, Any] = {}
+    if model.on_new_data:
+        # Made only when on: an s3:// asset loads the amazon provider's URI normalizer (boto3).
+        asset = purchases_asset(config)
+        schedule = retrain_schedule(model, asset)
+        # The steps that read the data take the landed file from the triggering asset event.
+        reads_data = {"pre_execute": UseLandedData(asset)}
     with DAG(
         dag_id=dag_id(kind),
         description=f"Retrain {model_name(kind)}, promote it if it beats the champion, redeploy",
-        schedule=model.schedule,
+        schedule=schedule,
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
@@ -162,6 +181,7 @@ def build_retrain_dag(kind: str, config: DagConfig) -> DAG:
             "validate_data",
             commands.validate_command,
             final_exit_codes=(BAD_DATA_EXIT_CODE,),
+            **reads_data,
         )
         before = registry_tasks.champion_before.override(**in_registry_image)(kind)
         retrain = make_step(
@@ -173,6 +193,7 @@ def build_retrain_dag(kind: str, config: DagConfig) -> DAG:
             execution_timeout=timedelta(minutes=model.train_timeout_minutes),
             retries=min(config.retries, 1),
             final_exit_codes=(BAD_DATA_EXIT_CODE,),
+            **reads_data,
         )
         decide = registry_tasks.decide.override(**in_registry_image)(kind, before)
         redeploy = make_step(
