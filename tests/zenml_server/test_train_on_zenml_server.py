@@ -5,6 +5,7 @@ ZenML server's REST API, its MariaDB tables, and the MLflow registry."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,7 @@ STEPS = {
     "promote_or_reject",
 }
 ARTIFACT_BUCKET = "mingo-zenml-server"
+RUN_NAME_IN_LOG = re.compile(r"ZenML run (retrain-binary-\S+)")
 # The project's own reader of the link, in a fresh process: ZenML reads its store settings
 # when first imported, so it must not be imported into the test process.
 READ_PRODUCTION_VERSION = """
@@ -70,10 +72,13 @@ def test_train_is_recorded_by_the_zenml_server_with_its_model_version_linked_to_
     assert decision["promoted"] is True, decision["reason"]
     mlflow_version = decision["candidate_version"]
 
+    # The run name `mingo train` reports (the server is shared by the session: find this run).
+    reported = RUN_NAME_IN_LOG.search(result.stderr)
+    assert reported is not None, explain(result)
+    run_name = reported.group(1)
+
     with zenml_server.api_key_session() as api:
-        runs = api.get(
-            "/runs", params={"sort_by": "desc:created", "hydrate": "true"}
-        ).raise_for_status()
+        runs = api.get("/runs", params={"name": run_name, "hydrate": "true"}).raise_for_status()
         assert runs.json()["total"] == 1, runs.json()
         run = runs.json()["items"][0]
         assert run["name"].startswith("retrain-binary-"), run["name"]
@@ -90,7 +95,7 @@ def test_train_is_recorded_by_the_zenml_server_with_its_model_version_linked_to_
 
         # The step outputs the server points at live in S3, not in the pod's MINGO_HOME.
         outputs = api.get(
-            "/artifact_versions", params={"size": 100, "hydrate": "true"}
+            "/artifact_versions", params={"pipeline_run": run["id"], "size": 100}
         ).raise_for_status()
         uris = [item["body"]["uri"] for item in outputs.json()["items"]]
         assert uris, outputs.json()
