@@ -27,6 +27,8 @@ from tests.pipelines.conftest import (
 )
 from tests.zenml_server.conftest import ZenmlServer
 
+pytestmark = pytest.mark.services
+
 PIPELINE_NAME = "retraining_pipeline"
 STEPS = {
     "load_purchases",
