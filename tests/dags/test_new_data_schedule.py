@@ -280,3 +280,25 @@ def test_a_landed_file_the_form_refuses_fails_without_retry(multiclass_on: dict[
     context = run_context(dag, "validate_data", [event({"data_uri": "s3://mingo-data/x.xlsx"})])
     with pytest.raises(AirflowFailException, match=r"'s3://mingo-data/x.xlsx'.*does not match"):
         command_of_run(dag, "validate_data", context)
+
+
+# --- Option (b): an AssetWatcher on the S3 prefix --------------------------------------------
+
+
+def test_an_s3_key_trigger_cannot_watch_an_asset() -> None:
+    """Why there is no S3 watcher: the amazon provider's S3 triggers are sensor triggers (they
+    fire once, for a sensor), and Airflow only lets event triggers watch an asset. Its SQS
+    trigger is one (S3 bucket notifications -> SQS -> watcher), which needs an SQS queue."""
+    from airflow.providers.amazon.aws.triggers.s3 import S3KeysUnchangedTrigger, S3KeyTrigger
+    from airflow.providers.amazon.aws.triggers.sqs import SqsSensorTrigger
+    from airflow.sdk import AssetWatcher
+
+    for trigger in (
+        S3KeyTrigger(bucket_name="mingo-data", bucket_key="clickbus/*.csv", wildcard_match=True),
+        S3KeysUnchangedTrigger(bucket_name="mingo-data", prefix="clickbus/"),
+    ):
+        with pytest.raises(ValueError, match="must inherit BaseEventTrigger"):
+            AssetWatcher(name="purchases_landed", trigger=trigger)
+    queue = "https://sqs.eu-west-1.amazonaws.com/123456789012/mingo-purchases"
+    watcher = AssetWatcher(name="purchases_landed", trigger=SqsSensorTrigger(sqs_queue=queue))
+    assert Asset(name=ASSET_NAME, uri=ASSET_URI, watchers=[watcher]).watchers == [watcher]
