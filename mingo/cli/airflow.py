@@ -51,6 +51,18 @@ def demo_data(settings: Settings) -> Path:
     return path
 
 
+def initialize_registry(settings: Settings) -> None:
+    """Create the embedded MLflow database before any task does.
+
+    Two DAG runs starting together on a fresh MINGO_HOME would both create its tables, and
+    one task fails with "table ... already exists" (seen with binary and clustering).
+    """
+    from mingo.tracking import is_embedded_mlflow, mlflow_client
+
+    if is_embedded_mlflow(settings):
+        mlflow_client(settings).search_registered_models(max_results=1)
+
+
 def airflow(
     ctx: typer.Context,
     port: Annotated[
@@ -95,6 +107,7 @@ def airflow(
 
     settings = settings_of(ctx)
     data_uri = settings.data_uri or str(demo_data(settings))
+    initialize_registry(settings)
     try:
         config = AirflowStackConfig(
             home=home or settings.home / AIRFLOW_DIRNAME,

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from mlflow import MlflowClient
 
 from mingo.config import Settings, load_settings
 from mingo.local_airflow import PROJECT_DAGS_FOLDER, AirflowStack, AirflowStackConfig
@@ -125,6 +126,10 @@ def airflow_stack(postgres_server: PostgresServer) -> Iterator[AirflowStackHandl
         **{f"MINGO_RETRAIN_SCHEDULE_{kind.upper()}": "none" for kind in MANUAL_ONLY_KINDS},
     }
     generate_data(data, {**base_env, **mingo_env})
+    # Create the embedded MLflow database before two runs' first tasks race to create its
+    # tables (`mingo airflow` does the same); a client of this URI only, no global MLflow state.
+    tracking_uri = load_settings(mingo_env).mlflow_tracking_uri
+    MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri).search_registered_models()
     port, worker_log_port, trigger_log_port = distinct_free_ports(3)
     config = AirflowStackConfig(
         home=home,
