@@ -1,10 +1,10 @@
 """The Airflow UI in a real browser: what a user sees after `mingo airflow`.
 
 Headless Chromium logs in through the simple auth manager's form with the stack's admin
-login, then reads the DAG list, one finished run of `mingo_retrain_binary` (its grid column,
-each cell's tooltip, and its task-instance table) and the DAG's trigger form. The run is the
-newest successful one the scheduler tests left (tests/airflow/test_*.py run before this file);
-run alone, this file triggers one itself.
+login, then reads one finished run of `mingo_retrain_binary` (its grid column, each cell's
+tooltip, and its task-instance table), the DAG list and the DAG's trigger form. The run is the
+newest successful one the scheduler tests left (tests/airflow/test_s*.py run before this file);
+run alone, this file triggers one itself (minutes: a real retraining).
 
 Screenshots are saved in the test's directory; with MINGO_UPDATE_SCREENSHOTS=1 they are also
 written to docs/images/ (the README's airflow-dags.png, airflow-run-grid.png,
@@ -80,13 +80,6 @@ def page_says(ui: AirflowUI, what: str) -> str:
     return str(ui.fail(what))
 
 
-def test_login_then_the_dag_list_shows_the_three_dags(ui: AirflowUI) -> None:
-    listed = ui.dag_list(RETRAIN_DAG_IDS)
-    shot = ui.screenshot("airflow-dags.png")
-    assert set(RETRAIN_DAG_IDS) <= set(listed), page_says(ui, f"DAG cards {listed}")
-    assert shot.stat().st_size > 0
-
-
 def test_a_finished_run_shows_its_task_states_in_the_grid_and_the_table(
     ui: AirflowUI, airflow_rest: AirflowRest
 ) -> None:
@@ -102,6 +95,22 @@ def test_a_finished_run_shows_its_task_states_in_the_grid_and_the_table(
     # A successful retraining: the data passed, and the branch not taken was skipped.
     assert table["validate_data"] == "success", page_says(ui, f"validate_data {table}")
     assert {"success", "skipped"} <= set(table.values()), page_says(ui, f"states {table}")
+
+
+def test_the_dag_list_shows_the_three_dags_and_the_latest_run(
+    ui: AirflowUI, airflow_rest: AirflowRest
+) -> None:
+    # After the run test above (or the scheduler tests) the binary DAG has runs: its card
+    # must show the latest one.
+    runs = airflow_rest.json("GET", f"/api/v2/dags/{DAG_ID}/dagRuns", params={"limit": 1})
+    with_runs = [DAG_ID] if runs["total_entries"] else []
+
+    cards = ui.dag_list(RETRAIN_DAG_IDS, with_runs)
+    shot = ui.screenshot("airflow-dags.png")
+
+    assert set(RETRAIN_DAG_IDS) <= set(cards), page_says(ui, f"DAG cards {cards}")
+    assert all(cards[dag] for dag in with_runs), page_says(ui, f"latest runs {cards}")
+    assert shot.stat().st_size > 0
 
 
 def test_the_trigger_form_renders_the_typed_params(
