@@ -54,8 +54,11 @@ demo: install
 airflow: install system-deps
 	$(BIN)/mingo airflow
 
+# Two workers (the CI machine's cores); each test module, and all of tests/airflow, stays on one
+# worker (tests/conftest.py). TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: install tools system-deps zenml-server-env
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
 
 lint: install
 	$(BIN)/ruff check .

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -19,3 +20,20 @@ def isolated_mingo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     for var in ("MLFLOW_TRACKING_URI", "MINGO_DATA_URI", "MINGO_API_KEY", "ZENML_STORE_URL"):
         monkeypatch.delenv(var, raising=False)
     yield home
+
+
+AIRFLOW_TESTS = "tests/airflow/"
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`make test` runs on two workers (`-n 2 --dist loadscope`): each module stays on one
+    worker, so a module-scoped server starts once, and all of tests/airflow shares one worker,
+    so its session-wide Airflow stack starts once."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return AIRFLOW_TESTS if module.startswith(AIRFLOW_TESTS) else module
+
+    return ModuleScheduling(config, log)
