@@ -31,7 +31,8 @@ from mingo.registry import CHAMPION, get_alias_version, get_version_tags, model_
 from tests.airflow.conftest import AirflowStackHandle
 from tests.airflow.rest import AirflowRest
 
-pytestmark = pytest.mark.services
+# A run polls for up to RUN_TIMEOUT_S; the first test also waits for the stack to start.
+pytestmark = [pytest.mark.services, pytest.mark.timeout(1800)]
 
 BINARY_DAG = "mingo_retrain_binary"
 CLUSTERING_DAG = "mingo_retrain_clustering"
