@@ -11,7 +11,8 @@ Differences from `mingo airflow`, so tests are fast and do not disturb one anoth
   delays of seconds instead of minutes;
 - `mingo_retrain_binary` and `mingo_retrain_clustering` are manual-only
   (`MINGO_RETRAIN_SCHEDULE_<KIND>=none`), so unpausing them starts no scheduled run; the
-  multiclass DAG keeps its configured schedule;
+  multiclass DAG keeps its configured schedule and also runs on new data
+  (`MINGO_RETRAIN_ON_NEW_DATA_MULTICLASS=true`, test_asset_schedule.py);
 - the default data (`MINGO_DATA_URI`) is a small generated file (`stack.data_uri`).
 """
 
@@ -124,6 +125,8 @@ def airflow_stack(postgres_server: PostgresServer) -> Iterator[AirflowStackHandl
         "MINGO_DAGS_CONFIG": str(write_test_dag_config(work_dir / "mingo_retrain.yaml")),
         "ZENML_ANALYTICS_OPT_IN": "false",
         **{f"MINGO_RETRAIN_SCHEDULE_{kind.upper()}": "none" for kind in MANUAL_ONLY_KINDS},
+        # test_asset_schedule.py: multiclass also runs on new data (cron OR the asset).
+        "MINGO_RETRAIN_ON_NEW_DATA_MULTICLASS": "true",
     }
     generate_data(data, {**base_env, **mingo_env})
     # Create the embedded MLflow database before two runs' first tasks race to create its
