@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.fixtures.mlflow_globals import unset_mlflow_globals
 
 pytest_plugins = ["tests.fixtures.services"]
 
@@ -19,6 +22,11 @@ def isolated_mingo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     monkeypatch.setenv("ZENML_ANALYTICS_OPT_IN", "false")
     for var in ("MLFLOW_TRACKING_URI", "MINGO_DATA_URI", "MINGO_API_KEY", "ZENML_STORE_URL"):
         monkeypatch.delenv(var, raising=False)
+    # An in-process pipeline run of an earlier test on this worker may have set MLflow's
+    # process-wide URIs; which tests ran before depends on the worker. (Nothing to unset, and
+    # no import of mlflow, while no test has imported it.)
+    if "mlflow" in sys.modules:
+        unset_mlflow_globals(monkeypatch)
     yield home
 
 
@@ -31,7 +39,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     so its session-wide Airflow stack starts once."""
     from xdist.scheduler import LoadScopeScheduling
 
-    class ModuleScheduling(LoadScopeScheduling):  # type: ignore[misc]
+    class ModuleScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
             return AIRFLOW_TESTS if module.startswith(AIRFLOW_TESTS) else module
