@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,8 +27,8 @@ from tests.fixtures.services import (
     LOOPBACK,
     ServiceStartError,
     distinct_free_ports,
+    in_work_dir,
     log_tail,
-    service_work_dir,
     start_logged_process,
     stop_process_group,
     wait_until,
@@ -304,30 +303,18 @@ def start_zenml_server(work_dir: Path, database: MariaDbServer) -> ZenmlServer:
 
 @pytest.fixture(scope="session")
 def mariadb_server() -> Iterator[MariaDbServer]:
-    work_dir = service_work_dir("mingo-mariadb-")
-    try:
-        server = start_mariadb_server(work_dir)
-    except BaseException:
-        shutil.rmtree(work_dir, ignore_errors=True)
-        raise
-    try:
+    with in_work_dir(
+        "mingo-mariadb-", start_mariadb_server, lambda server: stop_process_group(server.process)
+    ) as server:
         yield server
-    finally:
-        stop_process_group(server.process)
-        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def zenml_server(mariadb_server: MariaDbServer) -> Iterator[ZenmlServer]:
-    work_dir = service_work_dir("mingo-zenml-server-")
-    try:
-        server = start_zenml_server(work_dir, mariadb_server)
-    except BaseException:
-        shutil.rmtree(work_dir, ignore_errors=True)
-        raise
-    try:
-        yield server
-    finally:
+    with in_work_dir(
+        "mingo-zenml-server-",
+        lambda work_dir: start_zenml_server(work_dir, mariadb_server),
         # Its state is in MariaDB: no need to wait out uvicorn's graceful shutdown.
-        stop_process_group(server.process, grace_s=3.0)
-        shutil.rmtree(work_dir, ignore_errors=True)
+        lambda server: stop_process_group(server.process, grace_s=3.0),
+    ) as server:
+        yield server
