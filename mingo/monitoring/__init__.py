@@ -1,0 +1,1 @@
+"""Monitoring of the served models: what was predicted, and how it turned out."""
