@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from mingo.cli import airflow, data, demo, deploy, evaluate, models, redeploy, serve, train
+from mingo.cli import (
+    airflow,
+    data,
+    demo,
+    deploy,
+    evaluate,
+    models,
+    redeploy,
+    score,
+    serve,
+    train,
+)
 from mingo.cli.context import load_into
 
 app = typer.Typer(
@@ -21,6 +32,7 @@ app.add_typer(deploy.app, name="deploy")
 app.command("evaluate")(evaluate.evaluate)
 app.command("train")(train.train)
 app.command("serve")(serve.serve)
+app.command("score")(score.score)
 app.command("redeploy")(redeploy.redeploy)
 app.command("demo")(demo.demo)
 app.command("airflow")(airflow.airflow)
