@@ -13,6 +13,8 @@ Differences from `mingo airflow`, so tests are fast and do not disturb one anoth
   (`MINGO_RETRAIN_SCHEDULE_<KIND>=none`), so unpausing them starts no scheduled run; the
   multiclass DAG keeps its configured schedule and also runs on new data
   (`MINGO_RETRAIN_ON_NEW_DATA_MULTICLASS=true`, test_asset_schedule.py);
+- the monitoring DAGs are manual-only (`MINGO_MONITOR_SCHEDULE_<KIND>=none`, the closed-loop
+  test triggers them);
 - the default data (`MINGO_DATA_URI`) is a small generated file (`stack.data_uri`).
 """
 
@@ -40,6 +42,10 @@ from tests.fixtures.services import PostgresServer, distinct_free_ports
 BIN = Path(sys.executable).parent
 RETRAIN_DAG_IDS = ("mingo_retrain_binary", "mingo_retrain_multiclass", "mingo_retrain_clustering")
 MANUAL_ONLY_KINDS = ("binary", "clustering")
+KINDS = ("binary", "multiclass", "clustering")
+# They promote binary versions of their own, and the scheduler tests start from an empty
+# binary registry: these run after every other test.
+LAST_MODULES = ("test_closed_loop.py",)
 DATA_CUSTOMERS = 400
 DATA_SEED = 5
 # Seconds, not minutes, between tries: a smoke test that fails is retried once before the
@@ -48,6 +54,10 @@ TEST_RETRY_DELAY_MINUTES = 0.05
 DAG_CONFIG_FILE = PROJECT_DAGS_FOLDER / "mingo_retrain.yaml"
 # Variables of the test process that must not reach the stack: it gets its own.
 INHERITED_PREFIXES_DROPPED = ("AIRFLOW", "MINGO_", "MLFLOW_", "ZENML_", "AWS_")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name in LAST_MODULES)  # stable: the rest keep order
 
 
 @dataclass
@@ -125,6 +135,7 @@ def airflow_stack(postgres_server: PostgresServer) -> Iterator[AirflowStackHandl
         "MINGO_DAGS_CONFIG": str(write_test_dag_config(work_dir / "mingo_retrain.yaml")),
         "ZENML_ANALYTICS_OPT_IN": "false",
         **{f"MINGO_RETRAIN_SCHEDULE_{kind.upper()}": "none" for kind in MANUAL_ONLY_KINDS},
+        **{f"MINGO_MONITOR_SCHEDULE_{kind.upper()}": "none" for kind in KINDS},
         # test_asset_schedule.py: multiclass also runs on new data (cron OR the asset).
         "MINGO_RETRAIN_ON_NEW_DATA_MULTICLASS": "true",
     }
