@@ -8,6 +8,7 @@ cannot be reached (`DataUnavailableError`: retry later).
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -33,6 +34,15 @@ def generate(
         int,
         typer.Option("--dirty-rows", min=0, help="rows to corrupt as in the real file"),
     ] = 0,
+    shift_after: Annotated[
+        datetime | None,
+        typer.Option(
+            "--shift-after",
+            formats=["%Y-%m-%d"],
+            help="YYYY-MM-DD: customers' buying rhythm inverts after this date "
+            "(frequent become occasional and the reverse), for monitoring tests",
+        ),
+    ] = None,
 ) -> None:
     """Write ClickBus-shaped synthetic purchases (~3 orders per customer)."""
     from rich.console import Console
@@ -46,7 +56,12 @@ def generate(
     started = time.perf_counter()
     try:
         with console.status(f"generating purchases of {customers:,} customers"):
-            frame = generate_purchases(customers, seed, dirty_rows=dirty_rows)
+            frame = generate_purchases(
+                customers,
+                seed,
+                dirty_rows=dirty_rows,
+                shift_after=None if shift_after is None else shift_after.date(),
+            )
         with console.status(f"writing {len(frame):,} rows to {out}"):
             save_purchases(frame, out, settings_of(ctx).data_s3)
     except (DataError, DataUnavailableError, ValueError) as error:

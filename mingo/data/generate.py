@@ -17,6 +17,15 @@ Behaviour is learnable but not trivial, so the three models have something to fi
 - a favourite bus company;
 - a share of customers travel mostly in the holiday months (December, January, July).
 
+With `shift_after`, behaviour changes after that date (for monitoring and retraining
+tests): from then on, every gap between two purchases of a customer lasts at least
+`SHIFT_MIN_GAP_DAYS` (as if a fare rule made travellers space their trips): frequent
+travellers slow down to a trip every two months or so, and a recent purchase, the strongest
+sign of a next one before the shift, now means none within the next 30 days. A repurchase
+model trained before the shift ranks customers the wrong way round after it; one retrained
+on post-shift purchases learns the new rhythm. Without it, the output is byte for byte what
+it was.
+
 Everything is vectorised numpy; SHA-256 digests are computed once per entity (customer,
 place, company) and once per order, and hex-encoded in bulk, so 580,000 customers
 (~1.74M orders) take seconds.
@@ -109,6 +118,11 @@ DIRTY_KIND_FREQUENCY: Final[dict[str, int]] = {
 
 _HEX_ALPHABET: Final = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 _ORDER_DIGEST_CHUNK: Final = 250_000
+
+# After the shift nobody buys again within this many days of a purchase: more than twice the
+# binary model's 30-day horizon, so "bought recently" (its strongest sign of a next purchase
+# before the shift) now means "will not buy in the next 30 days".
+SHIFT_MIN_GAP_DAYS: Final = 60
 
 
 def sha256_hex_array(labels: Iterable[bytes]) -> pa.StringArray:
@@ -264,8 +278,34 @@ def _planned_order_counts(
     return np.where(one_time, 1, 2 + repeat_extra)
 
 
+def _shift_rhythm(
+    day: np.ndarray, customer: np.ndarray, shift_day: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Orders (day, customer) with every gap ending after `shift_day` at least
+    `SHIFT_MIN_GAP_DAYS` long, sorted by customer then day.
+
+    Later orders move by as much as the earlier ones did; orders up to `shift_day` keep their
+    day. No random draw is used.
+    """
+    order = np.lexsort((day, customer))
+    day, customer = day[order], customer[order]
+    first_row = np.concatenate(([True], customer[1:] != customer[:-1]))
+    step = np.diff(day, prepend=0)
+    step = np.where(day > shift_day, np.maximum(step, SHIFT_MIN_GAP_DAYS), step)
+    step = np.where(first_row, day, step)
+    running = np.cumsum(step)
+    # Subtract, per customer, the running total before the customer's first row.
+    before = np.maximum.accumulate(np.where(first_row, running - day, 0))
+    return running - before, customer
+
+
 def _simulate_orders(
-    customers: int, seed: int, start_day: int, end_day: int, rng: np.random.Generator
+    customers: int,
+    seed: int,
+    start_day: int,
+    end_day: int,
+    rng: np.random.Generator,
+    shift_day: int | None = None,
 ) -> _Orders:
     mean_gap_days = np.clip(rng.lognormal(np.log(38.0), 0.9, size=customers), 3.0, 900.0)
     planned = _planned_order_counts(rng, customers, mean_gap_days)
@@ -287,6 +327,10 @@ def _simulate_orders(
 
     day = _pull_to_holiday_months(rng, day, seasonal[customer], start_day, end_day)
     day = _shift_some_saturdays_to_friday(rng, day, start_day)
+    if shift_day is not None:
+        day, customer = _shift_rhythm(day, customer, shift_day)
+        keep = day <= end_day
+        customer, day = customer[keep], day[keep]
     second = _pick_by_shares(rng, day.size, HOUR_WEIGHTS) * 3600 + rng.integers(
         0, 3600, size=day.size
     )
@@ -484,20 +528,27 @@ def generate_purchases(
     dirty_rows: int = 0,
     start: date = DEFAULT_START,
     end: date = DEFAULT_END,
+    shift_after: date | None = None,
 ) -> pd.DataFrame:
     """A canonical purchases frame for `customers` customers, sorted by date then time.
 
     Every customer has at least one order; the same arguments give the same frame.
     `dirty_rows` corrupts that many one-way orders with the kinds of
-    `DIRTY_KIND_FREQUENCY` (counts per kind: `dirty_row_allocation`).
+    `DIRTY_KIND_FREQUENCY` (counts per kind: `dirty_row_allocation`). `shift_after` changes
+    the customers' rhythm after that date (module doc): each customer's orders dated up to
+    it fall on the days they fall on without it (their hours, routes and prices are dealt
+    again, since the number of orders changes).
     """
     if customers < 1:
         raise ValueError(f"customers must be >= 1, got {customers}")
     if end < start:
         raise ValueError(f"end ({end}) is before start ({start})")
+    if shift_after is not None and not start <= shift_after < end:
+        raise ValueError(f"shift_after ({shift_after}) must be in [{start}, {end})")
     rng = np.random.default_rng(seed)
     start_day, end_day = _day_number(start), _day_number(end)
-    orders = _simulate_orders(customers, seed, start_day, end_day, rng)
+    shift_day = None if shift_after is None else _day_number(shift_after)
+    orders = _simulate_orders(customers, seed, start_day, end_day, rng, shift_day)
     _inject_dirty_rows(rng, orders, dirty_rows)
     _add_return_company_noise(np.random.default_rng([seed, _RETURN_COMPANY_NOISE_STREAM]), orders)
     table = _orders_table(orders, customers, seed)
