@@ -73,7 +73,8 @@ def log_candidate(
     dataset_tags: dict[str, str],
     figures: dict[str, Figure] | None = None,
 ) -> LoggedCandidate:
-    """Log one training run: params, model and baseline metrics, plots, data identity, model."""
+    """Log one training run: params, model and baseline metrics, plots, data identity, model,
+    and the monitoring reference (a sample of holdout features and predictions)."""
     import mlflow
     from mlflow.models import infer_signature
 
@@ -95,6 +96,10 @@ def log_candidate(
             skops_trusted_types=SKOPS_TRUSTED_TYPES or None,
             metadata=trained.metadata,
         )
+        # What drift is measured against later (mingo.monitoring); never fails the run.
+        from mingo.monitoring.drift import log_reference_snapshot
+
+        log_reference_snapshot(mlflow.MlflowClient(), run.info.run_id, trained, holdout)
         return LoggedCandidate(
             run_id=run.info.run_id, model_uri=info.model_uri, model_id=info.model_id
         )
@@ -286,6 +291,11 @@ class RecordedDecision(BaseModel):
     champion_version_before: str | None = None
     champion_version_after: str | None = None
     decided_at: datetime | None = None
+    trigger_reason: str | None = Field(
+        default=None,
+        description="Why the run was started (e.g. the monitor's reason); None: "
+        "a scheduled or manual run, or a version recorded before the field existed.",
+    )
     data: RecordedData = Field(default_factory=RecordedData)
     request: dict[str, str | None] = Field(
         default_factory=dict, description="The `mingo.request.*` tags: what the run asked for."

@@ -11,6 +11,7 @@ from mingo.cli import (
     deploy,
     evaluate,
     models,
+    monitor,
     redeploy,
     score,
     serve,
@@ -33,6 +34,7 @@ app.command("evaluate")(evaluate.evaluate)
 app.command("train")(train.train)
 app.command("serve")(serve.serve)
 app.command("score")(score.score)
+app.command("monitor")(monitor.monitor)
 app.command("redeploy")(redeploy.redeploy)
 app.command("demo")(demo.demo)
 app.command("airflow")(airflow.airflow)
