@@ -59,6 +59,14 @@ def train(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Train and compare; register and promote nothing")
     ] = False,
+    trigger_reason: Annotated[
+        str,
+        typer.Option(
+            "--trigger-reason",
+            help="Why this run was started (the monitor sets it); recorded in the decision "
+            "and on the version",
+        ),
+    ] = "",
     config: Annotated[
         Path | None, typer.Option("--config", help="Pipeline YAML (default: the shipped one)")
     ] = None,
@@ -86,6 +94,7 @@ def train(
             min_absolute_margin=min_absolute_margin,
             force_promote=force_promote,
             dry_run=dry_run,
+            trigger_reason=trigger_reason,
             config_path=config,
         )
     except ValidationError as error:

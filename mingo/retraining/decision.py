@@ -88,6 +88,9 @@ class Decision(BaseModel):
     guardrails: list[dict[str, Any]]
     forced: bool
     dry_run: bool
+    trigger_reason: str = Field(
+        default="", description="Why the run was started (the request's; empty = schedule/manual)."
+    )
     request: RetrainRequest
     data: DataIdentity
     mlflow_run_id: str | None
@@ -114,6 +117,7 @@ def decision_tags(decision: Decision) -> dict[str, str]:
         "champion_version_before": decision.champion_version_before or "",
         "champion_version_after": decision.champion_version_after or "",
         "decided_at": decision.decided_at.isoformat(),
+        "trigger_reason": decision.trigger_reason,
     }
     tags = {f"{DECISION_TAG_PREFIX}{k}": v for k, v in flat.items()}
     tags.update(decision.request.as_tags())

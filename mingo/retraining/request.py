@@ -23,6 +23,9 @@ from mingo.tags import REQUEST_TAG_PREFIX
 # A promotion margin is a share of the metric's range: contract metrics lie in [0, 1]
 # (davies_bouldin aside, whose margins are small numbers too).
 Margin = Annotated[float, Field(ge=0.0, le=1.0)]
+# The longest trigger reason kept: it is recorded as version tags (MLflow caps a tag value at
+# 5000 characters in its oldest supported stores).
+TRIGGER_REASON_MAX_CHARS = 4000
 
 
 class RetrainRequest(BaseModel):
@@ -58,6 +61,12 @@ class RetrainRequest(BaseModel):
     )
     dry_run: bool = Field(
         default=False, description="Train and compare; register and promote nothing."
+    )
+    trigger_reason: str = Field(
+        default="",
+        max_length=TRIGGER_REASON_MAX_CHARS,
+        description="Why this run was started, e.g. the monitor's reason for a retraining; "
+        "empty = a scheduled or manual run.",
     )
     config_path: Path | None = Field(
         default=None, description="Pipeline YAML; default: the shipped one for KIND."

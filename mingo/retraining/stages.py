@@ -303,6 +303,7 @@ def conclude(
         guardrails=[check.model_dump() for check in verdict.guardrails],
         forced=verdict.forced,
         dry_run=request.dry_run,
+        trigger_reason=request.trigger_reason,
         request=request,
         data=identity,
         mlflow_run_id=candidate.run_id,

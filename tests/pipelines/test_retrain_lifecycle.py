@@ -23,7 +23,14 @@ from typer.testing import CliRunner
 
 from mingo.cli.app import app
 from mingo.config import load_settings
-from mingo.registry import CHALLENGER, CHAMPION, PREVIOUS, get_alias_version, load_model
+from mingo.registry import (
+    CHALLENGER,
+    CHAMPION,
+    PREVIOUS,
+    get_alias_version,
+    load_model,
+    read_decision,
+)
 from mingo.tracking import mlflow_client
 from tests.pipelines.conftest import (
     MINGO,
@@ -152,6 +159,8 @@ def test_first_retraining_promotes_the_candidate(stack: EmbeddedStack, registry_
     tags = mlflow_client(load_settings()).get_model_version("mingo-binary", "1").tags
     assert tags["mingo.decision.promoted"] == "true"
     assert tags["mingo.data.sha256"] == decision["data"]["sha256"]
+    # A run nobody gave a reason (schedule or manual) records an empty one.
+    assert decision["trigger_reason"] == "" and tags["mingo.decision.trigger_reason"] == ""
     run = mlflow_client(load_settings()).get_run(decision["mlflow_run_id"])
     assert run.data.metrics["baseline_accuracy"] == pytest.approx(
         decision["baseline_metrics"]["accuracy"]
@@ -175,9 +184,16 @@ def test_bad_data_file_fails_with_the_validators_message(
 
 
 def test_rerun_on_the_same_data_does_not_promote(stack: EmbeddedStack, registry_of: None) -> None:
-    result = train(stack, stack.data)
+    # What the monitoring DAG passes when it triggers the retraining DAG.
+    why = "live f1 0.31 below holdout 0.42 - tolerance 0.05 (812 outcomes)"
+    result = train(stack, stack.data, "--trigger-reason", why)
     assert result.returncode == 0, explain(result)
     decision = last_json_line(result)
+    assert decision["trigger_reason"] == why
+    assert decision["request"]["trigger_reason"] == why
+    recorded = read_decision(mlflow_client(load_settings()), "binary", "2")
+    assert recorded.trigger_reason == why
+    assert recorded.request["trigger_reason"] == why
     assert decision["promoted"] is False
     assert decision["candidate_version"] == "2"
     assert decision["champion_version_before"] == decision["champion_version_after"] == "1"

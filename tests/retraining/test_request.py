@@ -8,7 +8,7 @@ import sys
 import pytest
 from pydantic import ValidationError
 
-from mingo.retraining.request import RetrainRequest
+from mingo.retraining.request import TRIGGER_REASON_MAX_CHARS, RetrainRequest
 from mingo.tags import REQUEST_TAG_PREFIX
 
 
@@ -19,6 +19,12 @@ from mingo.tags import REQUEST_TAG_PREFIX
 def test_out_of_range_values_are_refused_by_name(field: str, value: float) -> None:
     with pytest.raises(ValidationError, match=field):
         RetrainRequest(kind="binary", **{field: value})  # type: ignore[arg-type]
+
+
+def test_a_trigger_reason_longer_than_a_tag_holds_is_refused_by_name() -> None:
+    assert RetrainRequest(kind="binary", trigger_reason="drift").trigger_reason == "drift"
+    with pytest.raises(ValidationError, match="trigger_reason"):
+        RetrainRequest(kind="binary", trigger_reason="x" * (TRIGGER_REASON_MAX_CHARS + 1))
 
 
 def test_unknown_fields_and_kinds_are_refused() -> None:
@@ -35,6 +41,7 @@ def test_every_field_becomes_a_tag() -> None:
     assert tags[f"{REQUEST_TAG_PREFIX}min_absolute_margin"] == "0.02"
     assert tags[f"{REQUEST_TAG_PREFIX}dry_run"] == "True"
     assert tags[f"{REQUEST_TAG_PREFIX}cutoff"] == ""
+    assert tags[f"{REQUEST_TAG_PREFIX}trigger_reason"] == ""
 
 
 def test_the_request_module_imports_nothing_heavy() -> None:
