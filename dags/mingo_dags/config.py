@@ -29,6 +29,17 @@ NON_CRON_PRESETS = {"@once", "@continuous"}
 # the file a run trains on comes from the event's extra, `data_uri`).
 DEFAULT_PURCHASES_ASSET_NAME = "mingo_purchases"
 DEFAULT_PURCHASES_ASSET_URI = "s3://mingo-data/clickbus/"
+# Copies of mingo.monitoring.monitor's defaults (pinned by tests/dags/test_pinned_to_mingo.py):
+# a live gate metric this far below the holdout score, over at least this many outcomes, or a
+# PSI above the threshold, means "retrain".
+DEFAULT_MONITOR_TOLERANCE = 0.05
+DEFAULT_MONITOR_DRIFT_THRESHOLD = 0.25
+DEFAULT_MONITOR_MIN_OUTCOMES = 100
+DEFAULT_MONITOR_SCHEDULE = "0 6 * * *"
+# Batch scores land under <scores_uri>/<kind>/<as_of>.parquet.
+DEFAULT_SCORES_URI = "s3://mingo-data/scores"
+# An s3://bucket[/prefix] or a path (no other scheme: `mingo score` writes to S3 or a disk).
+SCORES_URI_PATTERN = re.compile(r"^(s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/\S*)?|[^:\s][^:]*)$")
 
 
 class DagConfigError(ValueError):
@@ -87,6 +98,48 @@ class KubernetesConfig(BaseModel):
         return self.service_account
 
 
+def cron_or_preset(value: str | None) -> str | None:
+    """A schedule: a cron expression or an @preset; none/manual/empty = manual triggers only."""
+    if value is None or value.strip().lower() in MANUAL_ONLY:
+        return None
+    value = value.strip()
+    if value.startswith("@"):
+        return value
+    fields = value.split()
+    if len(fields) not in (5, 6) or not all(CRON_FIELD.match(part) for part in fields):
+        raise ValueError(f"{value!r} is not a cron expression (5 fields) or @preset")
+    return value
+
+
+class MonitorDagConfig(BaseModel):
+    """KIND's monitoring DAG: when it runs and when its result means "retrain"."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schedule: str | None = Field(
+        default=DEFAULT_MONITOR_SCHEDULE, description="Cron expression; null = manual only"
+    )
+    tolerance: float = Field(default=DEFAULT_MONITOR_TOLERANCE, ge=0.0, le=1.0)
+    drift_threshold: float = Field(default=DEFAULT_MONITOR_DRIFT_THRESHOLD, gt=0.0)
+    min_outcomes: int = Field(default=DEFAULT_MONITOR_MIN_OUTCOMES, ge=1)
+    timeout_minutes: int = Field(default=30, gt=0)
+    resources: Resources | None = Field(default=None, description="Default: step_resources")
+
+    _schedule = field_validator("schedule")(staticmethod(cron_or_preset))
+
+
+class ScoreDagConfig(BaseModel):
+    """KIND's batch-scoring DAG: manual by default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schedule: str | None = Field(default=None, description="Cron expression; null = manual only")
+    timeout_minutes: int = Field(default=30, gt=0)
+    resources: Resources | None = Field(default=None, description="Default: step_resources")
+
+    _schedule = field_validator("schedule")(staticmethod(cron_or_preset))
+
+
 class ModelDagConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -95,19 +148,10 @@ class ModelDagConfig(BaseModel):
     on_new_data: bool = False
     train_timeout_minutes: int = Field(default=120, gt=0)
     train_resources: Resources = Field(default_factory=Resources)
+    monitor: MonitorDagConfig = Field(default_factory=MonitorDagConfig)
+    score: ScoreDagConfig = Field(default_factory=ScoreDagConfig)
 
-    @field_validator("schedule")
-    @classmethod
-    def _cron_or_preset(cls, value: str | None) -> str | None:
-        if value is None or value.strip().lower() in MANUAL_ONLY:
-            return None
-        value = value.strip()
-        if value.startswith("@"):
-            return value
-        fields = value.split()
-        if len(fields) not in (5, 6) or not all(CRON_FIELD.match(part) for part in fields):
-            raise ValueError(f"{value!r} is not a cron expression (5 fields) or @preset")
-        return value
+    _schedule = field_validator("schedule")(staticmethod(cron_or_preset))
 
     @model_validator(mode="after")
     def _cron_to_combine(self) -> ModelDagConfig:
@@ -138,7 +182,13 @@ class DagConfig(BaseModel):
     dagrun_timeout_minutes: int = Field(default=600, gt=0)
     kubernetes: KubernetesConfig
     purchases_asset: PurchasesAsset = Field(default_factory=PurchasesAsset)
+    scores_uri: str = Field(default=DEFAULT_SCORES_URI, pattern=SCORES_URI_PATTERN.pattern)
     models: dict[Kind, ModelDagConfig]
+
+    @field_validator("scores_uri")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/") or value
 
 
 def model_name(kind: str) -> str:
@@ -156,6 +206,16 @@ def on_new_data_variable(kind: str) -> str:
     return f"MINGO_RETRAIN_ON_NEW_DATA_{kind.upper()}"
 
 
+def monitor_schedule_variable(kind: str) -> str:
+    """The environment variable that overrides the schedule of KIND's monitoring DAG."""
+    return f"MINGO_MONITOR_SCHEDULE_{kind.upper()}"
+
+
+def score_schedule_variable(kind: str) -> str:
+    """The environment variable that overrides the schedule of KIND's batch-scoring DAG."""
+    return f"MINGO_SCORE_SCHEDULE_{kind.upper()}"
+
+
 def load_dag_config(path: Path | None = None, environ: dict[str, str] | None = None) -> DagConfig:
     """Read the YAML file (MINGO_DAGS_CONFIG or the shipped one) and apply the overrides."""
     env = dict(os.environ if environ is None else environ)
@@ -170,13 +230,27 @@ def load_dag_config(path: Path | None = None, environ: dict[str, str] | None = N
         raw["runner"] = env["MINGO_RUNNER"]
     if env.get("MINGO_PIPELINE_IMAGE"):
         raw.setdefault("kubernetes", {})["image"] = env["MINGO_PIPELINE_IMAGE"]
+    if env.get("MINGO_SCORES_URI"):
+        raw["scores_uri"] = env["MINGO_SCORES_URI"]
     for kind, model in (raw.get("models") or {}).items():
+        if not isinstance(model, dict):
+            continue
         override = env.get(schedule_variable(str(kind)))
-        if override is not None and isinstance(model, dict):
+        if override is not None:
             model["schedule"] = override
         on_new_data = env.get(on_new_data_variable(str(kind)))
-        if on_new_data is not None and isinstance(model, dict):
+        if on_new_data is not None:
             model["on_new_data"] = on_new_data.strip()
+        for block, variable in (
+            ("monitor", monitor_schedule_variable(str(kind))),
+            ("score", score_schedule_variable(str(kind))),
+        ):
+            override = env.get(variable)
+            if override is not None:
+                if model.get(block) is None:
+                    model[block] = {}
+                if isinstance(model[block], dict):
+                    model[block]["schedule"] = override
     try:
         return DagConfig.model_validate(raw)
     except ValidationError as error:

@@ -71,6 +71,9 @@ smoke-tested. If the smoke test fails, the rollback moves the alias back and re-
 Deployment; `kubectl rollout undo` also restores the previous model.
 
 Trigger with config to change the data, cutoff, horizon, margin, or to force / dry-run.
+`mingo_monitor_{kind}` triggers this DAG when the served version's live metric fell or the
+data drifted, with `trigger_reason` in the conf: `mingo train --trigger-reason` records it in
+the decision and on the version (`mingo.decision.trigger_reason`).
 In local mode (`MINGO_RUNNER=local`) the same commands run as local processes with
 `--local`: the redeploy reloads the service at `MINGO_PREDICTION_URL` or says there is
 nothing to roll, and the smoke test runs against a throwaway `mingo serve {kind}` pinned
@@ -88,6 +91,7 @@ def make_step(
     final_exit_codes: tuple[int, ...] = (),
     deploys_version: bool = False,
     role: StepRole = TRAINING,
+    component: str = "retraining",
     **operator_kwargs: Any,
 ) -> BaseOperator:
     """One `mingo` command as a pod (kubernetes runner) or a local process (local runner).
@@ -95,6 +99,7 @@ def make_step(
     `final_exit_codes`: exits that fail without retry, e.g. bad data (both runners).
     `deploys_version`: the command acts on the version `decide` found promoted.
     `role`: whose service account the pod runs as (kubernetes runner).
+    `component`: the pod's `app.kubernetes.io/component` label (the DAG's job).
     """
     if config.runner == "kubernetes":
         from mingo_dags.pod_step import pod_step
@@ -108,6 +113,7 @@ def make_step(
             resources=resources,
             deploys_version=deploys_version,
             final_exit_codes=final_exit_codes,
+            component=component,
             **operator_kwargs,
         )
     from mingo_dags.local_step import LocalServiceSmokeTestOperator, MingoProcessOperator
@@ -127,6 +133,18 @@ def make_step(
         deploys_version=deploys_version,
         **operator_kwargs,
     )
+
+
+def default_args(config: DagConfig) -> dict[str, Any]:
+    """Owner, retries with exponential backoff and the step timeout of every MinGo DAG."""
+    return {
+        "owner": config.owner,
+        "retries": config.retries,
+        "retry_delay": timedelta(minutes=config.retry_delay_minutes),
+        "retry_exponential_backoff": config.retry_exponential_backoff,
+        "max_retry_delay": timedelta(minutes=config.max_retry_delay_minutes),
+        "execution_timeout": STEP_TIMEOUT,
+    }
 
 
 def registry_task_kwargs(config: DagConfig) -> dict[str, Any]:
@@ -163,14 +181,7 @@ def build_retrain_dag(kind: str, config: DagConfig) -> DAG:
         catchup=False,
         max_active_runs=1,
         dagrun_timeout=timedelta(minutes=config.dagrun_timeout_minutes),
-        default_args={
-            "owner": config.owner,
-            "retries": config.retries,
-            "retry_delay": timedelta(minutes=config.retry_delay_minutes),
-            "retry_exponential_backoff": config.retry_exponential_backoff,
-            "max_retry_delay": timedelta(minutes=config.max_retry_delay_minutes),
-            "execution_timeout": STEP_TIMEOUT,
-        },
+        default_args=default_args(config),
         params=retrain_params(kind),
         tags={"mingo", "retraining", kind, config.runner},
         doc_md=doc_md(kind, config),

@@ -20,7 +20,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from mingo_dags.commands import DEPLOY_VERSION, CommandBuilder
+from mingo_dags.commands import DEPLOY_VERSION, CommandBuilder, run_inputs
 from mingo_dags.registry_tasks import deploy_version
 
 OUTPUT_TAIL_LINES = 30
@@ -62,7 +62,7 @@ class MingoProcessOperator(BaseOperator):
         self.deploys_version = deploys_version
 
     def command(self, context: Mapping[str, Any]) -> list[str]:
-        inputs: dict[str, Any] = dict(context["params"])
+        inputs: dict[str, Any] = {**run_inputs(context), **context["params"]}
         if self.deploys_version:
             inputs[DEPLOY_VERSION] = deploy_version(context)
         return [mingo_executable(), *self.command_builder(inputs)]

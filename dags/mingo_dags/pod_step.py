@@ -15,7 +15,7 @@ from airflow.providers.common.compat.sdk import AirflowException
 from airflow.sdk.exceptions import AirflowFailException
 from kubernetes.client import models as k8s
 
-from mingo_dags.commands import DEPLOY_VERSION, CommandBuilder
+from mingo_dags.commands import DEPLOY_VERSION, CommandBuilder, run_inputs
 from mingo_dags.config import KubernetesConfig, Resources, model_name
 from mingo_dags.registry_tasks import deploy_version
 
@@ -96,11 +96,11 @@ class MingoPodOperator(KubernetesPodOperator):
     def _inputs(self, context: Mapping[str, Any] | None) -> dict[str, Any]:
         if context is None:
             # A manifest rendered outside a run (dry run): no decision yet to take a version from.
-            inputs = {key: self.params[key] for key in self.params}
+            inputs = {**run_inputs(None), **{key: self.params[key] for key in self.params}}
             if self.deploys_version:
                 inputs[DEPLOY_VERSION] = UNDECIDED_VERSION
             return inputs
-        inputs = dict(context["params"])
+        inputs = {**run_inputs(context), **context["params"]}
         if self.deploys_version:
             inputs[DEPLOY_VERSION] = deploy_version(context)
         return inputs
@@ -138,10 +138,12 @@ def pod_step(
     resources: Resources | None = None,
     deploys_version: bool = False,
     final_exit_codes: tuple[int, ...] = (),
+    component: str = "retraining",
     **operator_kwargs: Any,
 ) -> MingoPodOperator:
     """A step pod admitted by Pod Security "restricted": non-root as the image's user,
-    RuntimeDefault seccomp, no privilege escalation, no capabilities."""
+    RuntimeDefault seccomp, no privilege escalation, no capabilities. `component` labels the
+    pod with its DAG's job: retraining, monitoring or scoring."""
     return MingoPodOperator(
         task_id=task_id,
         command_builder=command_builder,
@@ -170,7 +172,7 @@ def pod_step(
         ),
         labels={
             "app.kubernetes.io/part-of": "mingo",
-            "app.kubernetes.io/component": "retraining",
+            "app.kubernetes.io/component": component,
             "mingo.io/kind": kind,
             "mingo.io/step": task_id.replace("_", "-"),
         },

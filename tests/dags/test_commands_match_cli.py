@@ -21,7 +21,10 @@ FULL_PARAMS = {
     "min_absolute_margin": 0.02,
     "force_promote": True,
     "dry_run": True,
+    "trigger_reason": "max feature PSI 0.41 (recency_days) > drift threshold 0.25",
 }
+# What a run adds to its params (commands.run_inputs).
+RUN = {commands.RUN_ID: "scheduled__2026-06-01T06:00:00+00:00", commands.RUN_DATE: "2026-06-01"}
 
 
 def _parse(argv: list[str]) -> Any:
@@ -40,6 +43,49 @@ def test_train_command_with_every_param_parses(kind: str) -> None:
     assert context.params["min_absolute_margin"] == pytest.approx(0.02)
     assert context.params["horizon"] == 7
     assert context.params["force_promote"] and context.params["dry_run"]
+    assert context.params["trigger_reason"] == FULL_PARAMS["trigger_reason"]
+
+
+def test_an_empty_trigger_reason_adds_no_option() -> None:
+    argv = commands.train_command("binary")({**FULL_PARAMS, "trigger_reason": ""})
+    assert "--trigger-reason" not in argv
+    assert _parse(argv).params["trigger_reason"] == ""
+
+
+MONITOR_PARAMS = {
+    "data_uri": "s3://mingo-data/purchases.csv",
+    "as_of": "2026-05-31",
+    "tolerance": 0.03,
+    "drift_threshold": 0.2,
+    "min_outcomes": 250,
+}
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "clustering"])
+def test_monitor_command_with_every_param_parses(kind: str) -> None:
+    context = _parse(commands.monitor_command(kind)({**MONITOR_PARAMS, **RUN}))
+    assert context.params["kind"] == kind
+    assert context.params["data"] == MONITOR_PARAMS["data_uri"]
+    assert context.params["as_of"].date().isoformat() == "2026-05-31"
+    assert context.params["tolerance"] == pytest.approx(0.03)
+    assert context.params["drift_threshold"] == pytest.approx(0.2)
+    assert context.params["min_outcomes"] == 250
+    # The id the branch reads the result back by.
+    assert context.params["request_id"] == RUN[commands.RUN_ID]
+    no_as_of = commands.monitor_command(kind)({**MONITOR_PARAMS, "as_of": None, **RUN})
+    assert _parse(no_as_of).params["as_of"] is None
+
+
+@pytest.mark.parametrize("version", [None, 3])
+def test_score_command_parses(version: int | None) -> None:
+    params = {"data_uri": "s3://mingo-data/purchases.csv", "as_of": None, "version": version}
+    build = commands.score_command("multiclass", "s3://mingo-data/scores")
+    context = _parse(build({**params, **RUN}))
+    assert context.params["kind"] == "multiclass"
+    assert context.params["data"] == params["data_uri"]
+    assert context.params["as_of"].date().isoformat() == RUN[commands.RUN_DATE]
+    assert context.params["out"] == "s3://mingo-data/scores/multiclass/2026-06-01.parquet"
+    assert context.params["version"] == version
 
 
 DEPLOY_INPUTS = {**FULL_PARAMS, commands.DEPLOY_VERSION: "7"}

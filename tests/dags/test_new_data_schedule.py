@@ -35,8 +35,8 @@ from airflow.sdk.execution_time.context import (
 )
 from airflow.serialization.serialized_objects import DagSerialization
 
-from tests.dags.conftest import AIRFLOW_ENV, DAG_FILE, DAGS_FOLDER, KINDS
-from tests.dags.test_dag_parsing import HEAVY_MODULES, PARSE_BUDGET_S, PARSE_SCRIPT
+from tests.dags.conftest import AIRFLOW_ENV, DAGS_FOLDER, KINDS, import_error_of
+from tests.dags.test_dag_parsing import HEAVY_MODULES, PARSE_BUDGET_S, PARSE_SCRIPT, dag_files_arg
 from tests.dags.test_dag_structure import EXPECTED_SCHEDULES
 
 SHIPPED_CONFIG = DAGS_FOLDER / "mingo_retrain.yaml"
@@ -62,8 +62,7 @@ def import_error(monkeypatch: pytest.MonkeyPatch, **env: str) -> str:
     monkeypatch.setenv("MINGO_RUNNER", "local")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    (error,) = DagBag(dag_folder=str(DAGS_FOLDER)).import_errors.values()
-    return str(error)
+    return import_error_of(DagBag(dag_folder=str(DAGS_FOLDER)).import_errors)
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +166,7 @@ def test_parsing_stays_fast_and_light_with_the_asset_schedule() -> None:
         **{f"MINGO_RETRAIN_ON_NEW_DATA_{kind.upper()}": "true" for kind in KINDS},
     }
     result = subprocess.run(
-        [sys.executable, "-c", PARSE_SCRIPT, str(DAG_FILE), str(DAGS_FOLDER),
+        [sys.executable, "-c", PARSE_SCRIPT, dag_files_arg(), str(DAGS_FOLDER),
          ",".join(HEAVY_MODULES)],
         env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip

@@ -67,3 +67,34 @@ def test_the_margin_bounds_of_the_form_are_the_requests() -> None:
     number = next(option for option in schema["anyOf"] if option.get("type") == "number")
     param = retrain_params("binary")["min_absolute_margin"].schema
     assert (param["minimum"], param["maximum"]) == (number["minimum"], number["maximum"])
+
+
+def test_the_trigger_reason_bound_is_the_requests() -> None:
+    from mingo_dags.params import TRIGGER_REASON_MAX_CHARS, retrain_params
+
+    from mingo.retraining.request import TRIGGER_REASON_MAX_CHARS as REQUEST_MAX
+
+    assert TRIGGER_REASON_MAX_CHARS == REQUEST_MAX
+    assert retrain_params("binary")["trigger_reason"].schema["maxLength"] == REQUEST_MAX
+
+
+def test_the_monitor_defaults_are_the_monitors() -> None:
+    from mingo.monitoring import monitor
+
+    assert config.DEFAULT_MONITOR_TOLERANCE == monitor.DEFAULT_TOLERANCE
+    assert config.DEFAULT_MONITOR_DRIFT_THRESHOLD == monitor.DEFAULT_DRIFT_THRESHOLD
+    assert config.DEFAULT_MONITOR_MIN_OUTCOMES == monitor.DEFAULT_MIN_OUTCOMES
+
+
+def test_the_monitor_form_accepts_only_what_the_monitor_accepts() -> None:
+    from mingo_dags.params import monitor_params
+
+    from mingo.monitoring.monitor import MonitorConfig
+
+    core = MonitorConfig.model_json_schema()["properties"]
+    params = monitor_params("binary", config.MonitorDagConfig())
+    form = {name: param.schema for name, param in params.items()}
+    assert form["tolerance"]["minimum"] >= core["tolerance"]["minimum"]
+    drift_floor = core["drift_threshold"]["exclusiveMinimum"]
+    assert form["drift_threshold"]["exclusiveMinimum"] >= drift_floor
+    assert form["min_outcomes"]["minimum"] >= core["min_outcomes"]["minimum"]

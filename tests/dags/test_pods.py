@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import kubernetes_validate
@@ -17,6 +18,12 @@ from tests.dags.conftest import DAGS_FOLDER, KINDS, PROJECT_ROOT
 from tests.k8s.pod_security import restricted_violations
 
 POD_TASKS = ("validate_data", "retrain", "redeploy", "smoke_test", "rollback")
+# Every step pod of every DAG: (DAG id prefix, task id, app.kubernetes.io/component).
+POD_STEPS = [
+    *(("mingo_retrain_", task_id, "retraining") for task_id in POD_TASKS),
+    ("mingo_monitor_", "monitor", "monitoring"),
+    ("mingo_score_", "score", "scoring"),
+]
 # Training steps never call the Kubernetes API; only the deploy steps may patch Deployments.
 SERVICE_ACCOUNTS = {
     "validate_data": "mingo-trainer",
@@ -24,7 +31,16 @@ SERVICE_ACCOUNTS = {
     "smoke_test": "mingo-trainer",
     "redeploy": "mingo-deployer",
     "rollback": "mingo-deployer",
+    "monitor": "mingo-trainer",
+    "score": "mingo-trainer",
 }
+# Worker-side steps that read MLflow, run in the pipeline image under the KubernetesExecutor.
+REGISTRY_STEPS = [
+    ("mingo_retrain_multiclass", "champion_before"),
+    ("mingo_retrain_multiclass", "decide"),
+    ("mingo_retrain_multiclass", "fail_after_rollback"),
+    ("mingo_monitor_multiclass", "decide_retrain"),
+]
 # The pipeline image's user (docker/Dockerfile: uid/gid 10001) and the runtime's seccomp.
 POD_SECURITY_CONTEXT = {
     "runAsNonRoot": True,
@@ -60,18 +76,30 @@ def pod_manifest(operator: KubernetesPodOperator) -> dict[str, Any]:
     return ApiClient().sanitize_for_serialization(pod)  # type: ignore[no-any-return]
 
 
+def test_every_pod_step_is_listed(kubernetes_dags: dict[str, Any]) -> None:
+    pod_steps = {
+        (dag_id, task.task_id)
+        for dag_id, dag in kubernetes_dags.items()
+        for task in dag.tasks
+        if isinstance(task, KubernetesPodOperator)
+    }
+    listed = {(f"{prefix}{kind}", task_id) for prefix, task_id, _ in POD_STEPS for kind in KINDS}
+    assert pod_steps == listed
+
+
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("task_id", POD_TASKS)
+@pytest.mark.parametrize(("prefix", "task_id", "component"), POD_STEPS)
 def test_pod_is_valid_and_complete(
-    kubernetes_dags: dict[str, Any], kind: str, task_id: str
+    kubernetes_dags: dict[str, Any], kind: str, prefix: str, task_id: str, component: str
 ) -> None:
-    operator = kubernetes_dags[f"mingo_retrain_{kind}"].task_dict[task_id]
+    operator = kubernetes_dags[f"{prefix}{kind}"].task_dict[task_id]
     assert isinstance(operator, KubernetesPodOperator)
     manifest = pod_manifest(operator)
     kubernetes_validate.validate(manifest, "1.33", strict=True)
 
     assert manifest["metadata"]["namespace"] == "mingo"
     assert manifest["metadata"]["labels"]["mingo.io/kind"] == kind
+    assert manifest["metadata"]["labels"]["app.kubernetes.io/component"] == component
     spec = manifest["spec"]
     assert spec["serviceAccountName"] == SERVICE_ACCOUNTS[task_id]
     # Admitted by a namespace enforcing Pod Security "restricted".
@@ -152,14 +180,77 @@ def test_training_pod_gets_the_training_resources(kubernetes_dags: dict[str, Any
         "requests": {"cpu": "250m", "memory": "512Mi"},
         "limits": {"cpu": "1", "memory": "1Gi"},
     }
+    # The monitor and the batch scores read the whole purchases file: their own resources.
+    monitor = kubernetes_dags["mingo_monitor_binary"].task_dict["monitor"]
+    assert pod_manifest(monitor)["spec"]["containers"][0]["resources"] == {
+        "requests": {"cpu": "500m", "memory": "2Gi"},
+        "limits": {"cpu": "2", "memory": "4Gi"},
+    }
+    score = kubernetes_dags["mingo_score_binary"].task_dict["score"]
+    assert pod_manifest(score)["spec"]["containers"][0]["resources"] == {
+        "requests": {"cpu": "1", "memory": "3Gi"},
+        "limits": {"cpu": "2", "memory": "6Gi"},
+    }
 
 
-@pytest.mark.parametrize("task_id", ["champion_before", "decide", "fail_after_rollback"])
+def running(operator: Any) -> SimpleNamespace:
+    """What the operator asks of a running task's TaskInstance when it labels its pod."""
+    return SimpleNamespace(
+        dag_id=operator.dag_id, task_id=operator.task_id, map_index=-1, try_number=1
+    )
+
+
+def test_monitor_and_score_pod_arguments(kubernetes_dags: dict[str, Any]) -> None:
+    # Rendered outside a run: the run's id and date are placeholders, filled in when it runs.
+    monitor = kubernetes_dags["mingo_monitor_clustering"].task_dict["monitor"]
+    assert pod_manifest(monitor)["spec"]["containers"][0]["args"] == [
+        "monitor", "clustering", "--data", "s3://mingo-data/clickbus/df_t.csv",
+        "--tolerance", "0.05", "--drift-threshold", "0.25", "--min-outcomes", "100",
+        "--request-id", "<run-id>",
+    ]  # fmt: skip
+    score = kubernetes_dags["mingo_score_clustering"].task_dict["score"]
+    assert pod_manifest(score)["spec"]["containers"][0]["args"] == [
+        "score", "clustering", "--data", "s3://mingo-data/clickbus/df_t.csv",
+        "--as-of", "<run-date>", "--out", "s3://mingo-data/scores/clustering/<run-date>.parquet",
+    ]  # fmt: skip
+    # In a run (the operator's own pod for it): the run's id, the run's date.
+    run_id = "scheduled__2026-06-01T06:30:00+00:00"
+    context: dict[str, Any] = {
+        "params": {key: monitor.params[key] for key in monitor.params},
+        "run_id": run_id,
+        "ds": "2026-06-01",
+        "dag": monitor.dag,
+        "ti": running(monitor),
+    }
+    args = monitor.build_pod_request_obj(context, dry_run=True).spec.containers[0].args
+    assert args[-2:] == ["--request-id", run_id]
+    context["params"] = {key: score.params[key] for key in score.params}
+    context["dag"] = score.dag
+    context["ti"] = running(score)
+    args = score.build_pod_request_obj(context, dry_run=True).spec.containers[0].args
+    assert args[4:8] == [
+        "--as-of",
+        "2026-06-01",
+        "--out",
+        "s3://mingo-data/scores/clustering/2026-06-01.parquet",
+    ]
+
+
+def test_the_trigger_and_no_retrain_run_in_airflows_own_image(
+    kubernetes_dags: dict[str, Any],
+) -> None:
+    # They need neither mingo nor MLflow: no pod_override, the worker template as it is.
+    tasks = kubernetes_dags["mingo_monitor_binary"].task_dict
+    for task_id in ("trigger_retrain", "no_retrain"):
+        assert not tasks[task_id].executor_config, task_id
+
+
+@pytest.mark.parametrize(("dag_id", "task_id"), REGISTRY_STEPS)
 def test_registry_steps_run_in_the_pipeline_image(
-    kubernetes_dags: dict[str, Any], task_id: str
+    kubernetes_dags: dict[str, Any], dag_id: str, task_id: str
 ) -> None:
     # Airflow's stock worker image has no mingo/MLflow: these steps run in the pipeline image.
-    task = kubernetes_dags["mingo_retrain_multiclass"].task_dict[task_id]
+    task = kubernetes_dags[dag_id].task_dict[task_id]
     override = task.executor_config["pod_override"]
     manifest = ApiClient().sanitize_for_serialization(override)
     manifest |= {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "override"}}
@@ -189,7 +280,9 @@ def test_registry_steps_run_in_the_pipeline_image(
     assert manifest["spec"]["securityContext"] == POD_SECURITY_CONTEXT
 
 
-@pytest.mark.parametrize("task_id", ["champion_before", "decide", "fail_after_rollback"])
+@pytest.mark.parametrize(
+    "task_id", ["champion_before", "decide", "fail_after_rollback", "decide_retrain"]
+)
 def test_registry_step_pods_pass_pod_security_restricted(
     kubernetes_dags: dict[str, Any], task_id: str
 ) -> None:
@@ -199,7 +292,8 @@ def test_registry_step_pods_pass_pod_security_restricted(
     # the template fails the check and the reconciled pod still passes.
     from airflow.providers.cncf.kubernetes.pod_generator import PodGenerator
 
-    task = kubernetes_dags["mingo_retrain_binary"].task_dict[task_id]
+    dag_id = "mingo_monitor_binary" if task_id == "decide_retrain" else "mingo_retrain_binary"
+    task = kubernetes_dags[dag_id].task_dict[task_id]
     base = PodGenerator.deserialize_model_file(str(WORKER_POD_TEMPLATE))
     stripped = PodGenerator.deserialize_model_file(str(WORKER_POD_TEMPLATE))
     stripped.spec.security_context = None
@@ -295,11 +389,19 @@ def finish(operator: KubernetesPodOperator, exit_code: int) -> RecordingCoreV1:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("task_id", ["validate_data", "retrain"])
+@pytest.mark.parametrize(
+    ("dag_prefix", "task_id"),
+    [
+        ("mingo_retrain_", "validate_data"),
+        ("mingo_retrain_", "retrain"),
+        ("mingo_monitor_", "monitor"),
+        ("mingo_score_", "score"),
+    ],
+)
 def test_bad_data_fails_the_pod_step_without_retry(
-    kubernetes_dags: dict[str, Any], kind: str, task_id: str
+    kubernetes_dags: dict[str, Any], kind: str, dag_prefix: str, task_id: str
 ) -> None:
-    operator = kubernetes_dags[f"mingo_retrain_{kind}"].task_dict[task_id]
+    operator = kubernetes_dags[f"{dag_prefix}{kind}"].task_dict[task_id]
     assert operator.retries >= 1, "the step is retried on other failures"
     with pytest.raises(AirflowFailException, match="exited with 2: a final failure") as raised:
         finish(operator, 2)

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from airflow.dag_processing.dagbag import DagBag
 
-from tests.dags.conftest import DAGS_FOLDER, KINDS
+from tests.dags.conftest import DAGS_FOLDER, KINDS, import_error_of
 
 # As Airflow imports them: the dags folder on sys.path, the helpers as `mingo_dags`.
 if str(DAGS_FOLDER) not in sys.path:
@@ -98,8 +98,23 @@ def test_a_run_timeout_shorter_than_the_worst_case_is_refused(
     path = tmp_path / "short.yaml"
     path.write_text(yaml.safe_dump(config))
     bag = load_dags(monkeypatch, "kubernetes", MINGO_DAGS_CONFIG=str(path))
-    (error,) = bag.import_errors.values()
+    error = import_error_of(bag.import_errors)
     assert "DagConfigError" in error
     assert "dagrun_timeout_minutes is 300, shorter than the worst case" in error
     assert "571 min" in error
     assert "retrain 264.0 min" in error
+
+
+def test_worst_case_of_the_monitoring_and_scoring_dags_in_the_cluster(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dags = load_dags(monkeypatch, "kubernetes").dags
+    # monitor / score: 3 attempts of (30 min + 600 s pod start-up), delays of at most 239 s
+    # and 479 s; the registry steps and the trigger: 3 attempts of 5 min, the same delays.
+    pod_step = timedelta(minutes=120, seconds=239 + 479)
+    registry_step = timedelta(minutes=15, seconds=239 + 479)
+    monitor = run_worst_case(dags["mingo_monitor_binary"])
+    assert [step.task_id for step in monitor.path][:2] == ["monitor", "decide_retrain"]
+    assert monitor.worst_case == pod_step + 2 * registry_step  # 186 min (dags/README.md)
+    assert run_worst_case(dags["mingo_score_binary"]).worst_case == pod_step  # 132 min
+    assert dags["mingo_monitor_binary"].dagrun_timeout >= monitor.worst_case

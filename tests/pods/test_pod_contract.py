@@ -1,17 +1,21 @@
-"""Every pod of every retraining DAG (MINGO_RUNNER=kubernetes), run for real with podman.
+"""The pods of the retraining, monitoring and scoring DAGs (MINGO_RUNNER=kubernetes), run for
+real with podman.
 
 The pods are the ones Airflow would create, built by Airflow's own code:
-- KubernetesPodOperator steps (validate_data, retrain, redeploy, smoke_test, rollback): the
-  operator's `build_pod_request_obj` with a run's context;
+- KubernetesPodOperator steps (validate_data, retrain, redeploy, smoke_test, rollback; the
+  batch scores' score): the operator's `build_pod_request_obj` with a run's context;
 - the registry steps under the KubernetesExecutor (champion_before, decide,
-  fail_after_rollback): `PodGenerator.construct_pod`, as the executor's scheduler calls it
-  (base pod from the Airflow chart's worker pod template, the executor's container with
-  `python -m airflow.sdk.execution_time.execute_workload --json-string ...`, the task's
-  pod_override).
+  fail_after_rollback; the monitoring DAG's decide_retrain): `PodGenerator.construct_pod`, as
+  the executor's scheduler calls it (base pod from the Airflow chart's worker pod template, the
+  executor's container with `python -m airflow.sdk.execution_time.execute_workload
+  --json-string ...`, the task's pod_override).
 Each runs its image, command, args, user and environment (the chart's rendered ConfigMap, the
 Secrets of dags/mingo_retrain.yaml holding the session servers' credentials) on the host
-network (tests/pods/podrun.py). `not_promoted` and `rollback_needed` have no pod_override: they
-run in Airflow's own worker image, which is not built here.
+network (tests/pods/podrun.py). `not_promoted`, `rollback_needed`, `trigger_retrain` and
+`no_retrain` have no pod_override: they run in Airflow's own worker image, which is not built
+here. The monitoring DAG's `monitor` pod is built and checked (tests/dags/test_pods.py,
+tests/k8s/test_pod_security.py) but not run here: it needs a prediction log of served requests
+(MINGO_PREDICTION_LOG_URI), which no pod of this session writes.
 """
 
 from __future__ import annotations
@@ -63,6 +67,8 @@ PROJECT_VERSION = next(
 DEFAULT_IMAGE = f"localhost/mingo-pipeline:{PROJECT_VERSION}"
 POD_TEMPLATE = Path(__file__).with_name("airflow-worker-pod-template.yaml")
 REGISTRY_TASKS = ("champion_before", "decide", "fail_after_rollback")
+# Registry steps of the other DAGs: (DAG id prefix, task id).
+OTHER_REGISTRY_TASKS = (("mingo_monitor_", "decide_retrain"),)
 EXECUTE_WORKLOAD = "airflow.sdk.execution_time.execute_workload"
 AIRFLOW_NAMESPACE = "airflow"
 STEP_NAMESPACE = "mingo"
@@ -403,7 +409,7 @@ def executor_pod(task: Any, image_override: str | None = None) -> ExecutorPod:
     log_path = f"dag_id={task.dag_id}/run_id={run_id}/task_id={task.task_id}/attempt=1.log"
     workload = ExecuteTask(
         ti=ti,
-        dag_rel_path=Path("mingo_retrain.py"),
+        dag_rel_path=Path(Path(task.dag.fileloc).name),
         bundle_info=BundleInfo(name="dags-folder"),
         token=token,
         log_path=log_path,
@@ -667,6 +673,41 @@ def test_smoke_test_pod_checks_the_service_by_its_in_cluster_name(
     assert version in result.output, result.explain()
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_score_pod_scores_every_customer_with_the_champion(
+    kubernetes_dags: dict[str, Any],
+    cluster: Cluster,
+    retrained: dict[str, PodResult],
+    s3_server: S3Server,
+    kind: str,
+) -> None:
+    """The batch-scoring DAG's pod: every customer of the data in S3 scored by the champion
+    retrain promoted, the Parquet file written to the configured scores_uri in S3."""
+    import pandas as pd
+
+    from tests.pipelines.conftest import small_purchases
+
+    as_of = pd.to_datetime(small_purchases()["date_purchase"]).max().date().isoformat()
+    version = str(decision_of(retrained[kind])["candidate_version"])
+    operator = kubernetes_dags[f"mingo_score_{kind}"].task_dict["score"]
+    pod = operator_pod(operator, {"data_uri": cluster.data_uri, "as_of": as_of})
+    out = f"s3://mingo-data/scores/{kind}/{as_of}.parquet"
+    container = pod["spec"]["containers"][0]
+    assert container["command"] == ["mingo"]
+    assert container["args"] == ["score", kind, "--data", cluster.data_uri, "--as-of", as_of,
+                                 "--out", out]  # fmt: skip
+    result = run_step(cluster, pod, timeout=600)
+    assert result.returncode == 0, result.explain()
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (summary["model_version"], summary["out"]) == (version, out), summary
+    assert summary["customers"] > 0, summary
+    stored = [
+        obj.object_name
+        for obj in s3_server.client().list_objects("mingo-data", prefix="scores/", recursive=True)
+    ]
+    assert f"scores/{kind}/{as_of}.parquet" in stored, stored
+
+
 # --- registry steps under the KubernetesExecutor -----------------------------------------------
 
 
@@ -697,6 +738,20 @@ def test_registry_task_pods_start_airflows_task_runner(
     container = pod.manifest["spec"]["containers"][0]
     assert container["image"] == pipeline_image()
     assert container.get("command") is None
+    assert container["args"][:3] == ["python", "-m", EXECUTE_WORKLOAD]
+    result = run_step(cluster, pod.manifest, timeout=300)
+    assert_started_the_task_runner(result, pod, cluster)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(("prefix", "task_id"), OTHER_REGISTRY_TASKS)
+def test_other_dags_registry_task_pods_start_airflows_task_runner(
+    kubernetes_dags: dict[str, Any], cluster: Cluster, kind: str, prefix: str, task_id: str
+) -> None:
+    task = kubernetes_dags[f"{prefix}{kind}"].task_dict[task_id]
+    pod = executor_pod(task)
+    container = pod.manifest["spec"]["containers"][0]
+    assert container["image"] == pipeline_image()
     assert container["args"][:3] == ["python", "-m", EXECUTE_WORKLOAD]
     result = run_step(cluster, pod.manifest, timeout=300)
     assert_started_the_task_runner(result, pod, cluster)
