@@ -14,6 +14,12 @@ Settings (`mingo.config.Settings`: registry, API key, workers, threads, poll int
 once per process, when this module is imported (by the BentoML CLI process and by each worker),
 and passed down to the service class; nothing here reads the environment itself.
 
+Prediction log (`mingo.monitoring.prediction_log`): every answer is handed to a
+`PredictionLogWriter` (a bounded queue; one background thread per worker writes batches to
+`MINGO_PREDICTION_LOG_URI`), so the request path only appends to a queue; what could not be
+written is counted in `mingo_prediction_log_dropped_total{model,reason}`, what was written in
+`mingo_prediction_log_written_total{model}`; shutdown writes what is still queued (bounded).
+
 Logging: a client error (4xx) is one WARNING line naming status, method, path and reason
 (`mingo.serving.client_errors`); only server errors (5xx) are logged with a traceback.
 """
@@ -30,6 +36,11 @@ from threadpoolctl import threadpool_limits
 
 from mingo import ModelKind, registered_model_name
 from mingo.config import Settings, load_settings
+from mingo.monitoring.prediction_log import (
+    PredictionLogWriter,
+    PredictionStore,
+    open_prediction_store,
+)
 from mingo.serving.batching import MicroBatcher
 from mingo.serving.champion import (
     ChampionAlias,
@@ -79,6 +90,20 @@ CHAMPION_VERSION = bentoml.metrics.Gauge(
     documentation="Registry version of the champion this worker serves",
     labelnames=["model"],
 )
+# Exposed as *_total (Prometheus counters).
+PREDICTION_LOG_WRITTEN = bentoml.metrics.Counter(
+    name="mingo_prediction_log_written",
+    documentation="Answers (one per customer) written to the prediction log",
+    labelnames=["model"],
+)
+PREDICTION_LOG_DROPPED = bentoml.metrics.Counter(
+    name="mingo_prediction_log_dropped",
+    documentation="Answers (one per customer) the prediction log could not write, by reason "
+    "(queue_full, store_error, shutdown, invalid)",
+    labelnames=["model", "reason"],
+)
+# How long a worker's shutdown waits for the prediction log to write what is queued.
+PREDICTION_LOG_CLOSE_SECONDS = 10.0
 
 
 def trim_after_large_batches(customers: int) -> None:
@@ -95,9 +120,34 @@ def error_response(
     return JSONResponse({"error": message, "detail": detail or []}, status_code=status)
 
 
+def start_prediction_log(
+    kind: ModelKind, store: PredictionStore | None
+) -> PredictionLogWriter | None:
+    if store is None:
+        logger.info("MINGO_PREDICTION_LOG_URI=off: answers are not logged")
+        return None
+    model = registered_model_name(kind)
+    written = PREDICTION_LOG_WRITTEN.labels(model=model)
+    written.inc(0)  # the series exists (at 0) before the first write
+    logger.info("logging answers to %r", store)
+
+    def dropped(reason: str, count: int) -> None:
+        PREDICTION_LOG_DROPPED.labels(model=model, reason=reason).inc(count)
+
+    return PredictionLogWriter(
+        store, on_written=written.inc, on_dropped=dropped, name=f"{kind}-prediction-log"
+    )
+
+
 def build_prediction_service(kind: ModelKind, settings: Settings) -> Any:
     # Raises SettingsError (an empty MINGO_API_KEY, say): the service must not start.
     api_key = settings.service_api_key()
+    # Raises ValueError for a URI that names no store: refuse to start rather than not log.
+    log_store = (
+        open_prediction_store(settings.prediction_log_uri)
+        if settings.prediction_log_uri is not None
+        else None
+    )
 
     @bentoml.service(
         name=f"{kind}-prediction",
@@ -130,6 +180,8 @@ def build_prediction_service(kind: ModelKind, settings: Settings) -> Any:
             self.predictor.on_load = lambda champion: CHAMPION_VERSION.labels(
                 model=champion.name
             ).set(float(champion.version))
+            self.prediction_log = start_prediction_log(kind, log_store)
+            self.predictor.prediction_log = self.prediction_log
             if missing is not None:
                 # Alive but never ready: guessing a version would defeat the pin.
                 logger.error("not ready: %s", missing)
@@ -138,6 +190,15 @@ def build_prediction_service(kind: ModelKind, settings: Settings) -> Any:
 
         def __is_ready__(self) -> bool:
             return self.predictor.ready
+
+        @bentoml.on_shutdown
+        async def close_prediction_log(self) -> None:
+            import anyio
+
+            if self.prediction_log is not None:
+                await anyio.to_thread.run_sync(
+                    self.prediction_log.close, PREDICTION_LOG_CLOSE_SECONDS
+                )
 
         @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=RESPONSE_MODELS[kind])
         async def predict(

@@ -29,6 +29,9 @@ DEFAULT_MAX_BATCH_CUSTOMERS = 1000
 AUTH_API_KEY = "api-key"
 AUTH_NONE = "none"
 AUTH_MODES = (AUTH_API_KEY, AUTH_NONE)
+# MINGO_PREDICTION_LOG_URI: where the services log what they answer (postgresql://... or a
+# local path; default <MINGO_HOME>/predictions); this value turns the log off.
+PREDICTION_LOG_OFF = "off"
 
 
 class SettingsError(ValueError):
@@ -64,6 +67,8 @@ class Settings(BaseModel):
     # `service_api_key()` turns them into the services' rule.
     auth: str | None = None
     api_key_set_empty: bool = False
+    # None: the prediction log is off.
+    prediction_log_uri: str | None = None
 
     def service_api_key(self) -> str | None:
         """The key the prediction services require, or None to serve without authentication.
@@ -151,7 +156,14 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         auth=env.get("MINGO_AUTH") or None,
         api_key_set_empty=env.get("MINGO_API_KEY") == "",
+        prediction_log_uri=_prediction_log_uri(env.get("MINGO_PREDICTION_LOG_URI"), home),
     )
+
+
+def _prediction_log_uri(value: str | None, home: Path) -> str | None:
+    if not value:
+        return str(home / "predictions")
+    return None if value.strip().lower() == PREDICTION_LOG_OFF else value
 
 
 def redacted(uri: str) -> str:

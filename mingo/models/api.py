@@ -3,14 +3,16 @@
 Lifecycle: `build_datasets` splits purchases out of time into a training set and a holdout
 (features as of a cutoff, labels strictly after it) -> `fit` trains a `TrainedModel` ->
 `score` computes the contract metrics on any holdout (also used to re-score the champion on
-the candidate's holdout) -> `predict` answers serving requests from raw purchase histories.
+the candidate's holdout) -> `predict` answers serving requests from raw purchase histories
+(`predict_scored`: the same answer with the customer-level features it was computed from and
+their as-of date, for the prediction log).
 
 Persistence (done by the registry, not here): `TrainedModel.estimator` is logged with
 `mlflow.sklearn.log_model(..., skops_trusted_types=SKOPS_TRUSTED_TYPES,
 metadata=trained.metadata)`; loading the MLmodel's `metadata` and the estimator back gives
 `TrainedModel(kind=metadata["kind"], estimator=..., metadata=...)`.
 
-Each kind lives in its own module (`binary`, `multiclass`, `clustering`) with the same five
+Each kind lives in its own module (`binary`, `multiclass`, `clustering`) with the same
 functions; this module dispatches on `ModelConfig.kind` / `TrainedModel.kind`.
 """
 
@@ -25,18 +27,21 @@ import pandas as pd
 from mingo import MODEL_KINDS
 from mingo.models import binary, clustering, multiclass
 from mingo.models.base import SKOPS_TRUSTED_TYPES, Dataset, ModelConfig, TrainedModel
+from mingo.models.datasets import ScoredCustomers
 from mingo.models.target import TargetDefinition, stamp_feature_schema, target_of
 
 __all__ = [
     "SKOPS_TRUSTED_TYPES",
     "Dataset",
     "ModelConfig",
+    "ScoredCustomers",
     "TargetDefinition",
     "TrainedModel",
     "baseline_metrics",
     "build_datasets",
     "fit",
     "predict",
+    "predict_scored",
     "score",
     "target_of",
 ]
@@ -88,3 +93,13 @@ def predict(
     """
     predictions: list[dict[str, Any]] = _module(model.kind).predict(model, purchases, as_of)
     return predictions
+
+
+def predict_scored(
+    model: TrainedModel, purchases: pd.DataFrame, as_of: date | None
+) -> ScoredCustomers:
+    """`predict`'s answer with what was scored: the customers' customer-level features
+    (`FEATURE_COLUMNS`, every KIND) and the as-of date they were computed at. The features come
+    from the same pass over the purchases as the answer (what the prediction log records)."""
+    scored: ScoredCustomers = _module(model.kind).predict_scored(model, purchases, as_of)
+    return scored

@@ -24,7 +24,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from mingo.features import FEATURE_COLUMNS, customer_features
+from mingo.features import FEATURE_COLUMNS, customer_features, features_from_history
 from mingo.models import datasets
 from mingo.models.base import Dataset, ModelConfig, TrainedModel
 from mingo.models.metrics import best_f1_threshold, binary_metrics
@@ -134,13 +134,21 @@ def baseline_metrics(train: Dataset, holdout: Dataset, config: ModelConfig) -> d
     return binary_metrics(_labels(holdout), -holdout.features["recency_days"], recency_threshold)
 
 
+def predict_scored(
+    model: TrainedModel, purchases: pd.DataFrame, as_of: date | None
+) -> datasets.ScoredCustomers:
+    served = datasets.serving_inputs(purchases, as_of, features_from_history)
+    probability = probabilities(model, served.inputs)
+    threshold = float(model.metadata["threshold"])
+    predictions = [
+        {"customer_id": customer, "probability": float(p), "will_buy": bool(p >= threshold)}
+        for customer, p in zip(served.customers, probability, strict=True)
+    ]
+    # The model's inputs are the customer-level features themselves.
+    return datasets.ScoredCustomers(predictions, served.inputs, served.as_of)
+
+
 def predict(
     model: TrainedModel, purchases: pd.DataFrame, as_of: date | None
 ) -> list[dict[str, Any]]:
-    customers, inputs = datasets.serving_inputs(purchases, as_of, customer_features)
-    probability = probabilities(model, inputs)
-    threshold = float(model.metadata["threshold"])
-    return [
-        {"customer_id": customer, "probability": float(p), "will_buy": bool(p >= threshold)}
-        for customer, p in zip(customers, probability, strict=True)
-    ]
+    return predict_scored(model, purchases, as_of).predictions

@@ -23,7 +23,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from mingo.features import customer_features
+from mingo.features import customer_features, features_from_history
 from mingo.models import datasets
 from mingo.models.base import Dataset, ModelConfig, TrainedModel
 from mingo.models.metrics import clustering_metrics, sample_rows
@@ -146,13 +146,21 @@ def baseline_metrics(train: Dataset, holdout: Dataset, config: ModelConfig) -> d
     return clustering_metrics(evaluation_space(holdout), segments, SCORE_SAMPLE, SCORE_SEED)
 
 
+def predict_scored(
+    model: TrainedModel, purchases: pd.DataFrame, as_of: date | None
+) -> datasets.ScoredCustomers:
+    served = datasets.serving_inputs(purchases, as_of, features_from_history)
+    _, segments = assign(model, served.inputs)
+    names = model.metadata["segment_names"]
+    predictions = [
+        {"customer_id": customer, "segment": int(s), "segment_name": names[str(int(s))]}
+        for customer, s in zip(served.customers, segments, strict=True)
+    ]
+    # The model's inputs are the customer-level features themselves.
+    return datasets.ScoredCustomers(predictions, served.inputs, served.as_of)
+
+
 def predict(
     model: TrainedModel, purchases: pd.DataFrame, as_of: date | None
 ) -> list[dict[str, Any]]:
-    customers, inputs = datasets.serving_inputs(purchases, as_of, customer_features)
-    _, segments = assign(model, inputs)
-    names = model.metadata["segment_names"]
-    return [
-        {"customer_id": customer, "segment": int(s), "segment_name": names[str(int(s))]}
-        for customer, s in zip(customers, segments, strict=True)
-    ]
+    return predict_scored(model, purchases, as_of).predictions

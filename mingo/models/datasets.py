@@ -7,14 +7,16 @@ days after a cutoff C is the interval (C, C + W] of purchase dates.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from mingo.data import schema
 from mingo.features import route_keys
-from mingo.features.history import check_columns
+from mingo.features.history import PurchaseHistory, check_columns, purchase_history
 from mingo.models.base import Dataset
 
 
@@ -145,18 +147,45 @@ def require_history(features: pd.DataFrame, customers: list[str], as_of: date) -
         )
 
 
+@dataclass(frozen=True)
+class ServingInputs:
+    """What a request is scored on: its customers in order of first appearance, their model
+    inputs, the date those were computed at and the purchase history they came from."""
+
+    customers: list[str]
+    inputs: pd.DataFrame
+    as_of: date
+    history: PurchaseHistory
+
+
+@dataclass(frozen=True)
+class ScoredCustomers:
+    """A model's answer to a request, with what it scored (for the prediction log).
+
+    `features` are the customer-level features (`FEATURE_COLUMNS`, the training feature
+    function's output) of the answered customers, indexed by customer id; `as_of` is the date
+    they were computed at (the request's, or its latest purchase date when it gave none).
+    """
+
+    predictions: list[dict[str, Any]]
+    features: pd.DataFrame
+    as_of: date
+
+
 def serving_inputs(
     purchases: pd.DataFrame,
     as_of: date | None,
-    build: Callable[[pd.DataFrame, date], pd.DataFrame],
-) -> tuple[list[str], pd.DataFrame]:
-    """(customers, their model inputs) as of the serving cutoff, in order of first appearance.
+    build: Callable[[PurchaseHistory], pd.DataFrame],
+) -> ServingInputs:
+    """The customers and their model inputs as of the serving cutoff.
 
-    `build` is the same feature function training uses; a customer with no purchase on or
-    before the cutoff is named in a ValueError.
+    `build` is the same feature function training uses, applied to the purchase history as
+    of the cutoff (built once, so a caller may derive other features from it); a customer with
+    no purchase on or before the cutoff is named in a ValueError.
     """
     cutoff = serving_cutoff(purchases, as_of)
     customers = customers_in_order(purchases)
-    features = build(purchases, cutoff)
+    history = purchase_history(purchases, cutoff)
+    features = build(history)
     require_history(features, customers, cutoff)
-    return customers, features.loc[customers]
+    return ServingInputs(customers, features.loc[customers], cutoff, history)

@@ -33,7 +33,14 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 
 from mingo.data import schema
-from mingo.features import Route, route_features, top_routes
+from mingo.features import (
+    PurchaseHistory,
+    Route,
+    features_from_history,
+    purchase_history,
+    route_features_from_history,
+    top_routes,
+)
 from mingo.features.routes import (
     HISTORY_CANDIDATES,
     ROUTE_KEY_SEPARATOR,
@@ -60,7 +67,12 @@ def candidate_policy(popular_count: int) -> str:
 
 def model_inputs(purchases: pd.DataFrame, as_of: date, popular: list[Route]) -> pd.DataFrame:
     """Candidates and signals as of `as_of` (the one function of training and serving)."""
-    return route_features(purchases, as_of, popular)
+    return model_inputs_from_history(purchase_history(purchases, as_of), popular)
+
+
+def model_inputs_from_history(history: PurchaseHistory, popular: list[Route]) -> pd.DataFrame:
+    """`model_inputs` from a purchase history already cut at the as-of date."""
+    return route_features_from_history(history, popular)
 
 
 def build_datasets(purchases: pd.DataFrame, config: ModelConfig) -> tuple[Dataset, Dataset]:
@@ -239,17 +251,18 @@ def baseline_metrics(train: Dataset, holdout: Dataset, config: ModelConfig) -> d
     return served_metrics(serve(holdout.features, scores), holdout.labels)
 
 
-def predict(
+def predict_scored(
     model: TrainedModel, purchases: pd.DataFrame, as_of: date | None
-) -> list[dict[str, Any]]:
+) -> datasets.ScoredCustomers:
     """Up to 5 routes per customer, best first, with their softmax probability."""
     popular = popular_routes(model)
-    customers, inputs = datasets.serving_inputs(
-        purchases, as_of, lambda history, cutoff: model_inputs(history, cutoff, popular)
+    served_inputs = datasets.serving_inputs(
+        purchases, as_of, lambda history: model_inputs_from_history(history, popular)
     )
+    inputs = served_inputs.inputs
     served = serve(inputs, model_scores(model, inputs))
     predictions: list[dict[str, Any]] = []
-    for i, customer in enumerate(customers):
+    for i, customer in enumerate(served_inputs.customers):
         routes = []
         for key, probability in zip(served.routes[i], served.probabilities[i], strict=True):
             if key == "":
@@ -259,4 +272,16 @@ def predict(
                 {"origin": origin, "destination": destination, "probability": float(probability)}
             )
         predictions.append({"customer_id": customer, "routes": routes})
-    return predictions
+    # The ranker's inputs are per route candidate; the customer-level features (what input
+    # drift compares) come from the same purchase history, not from a second pass over it.
+    customer_level = features_from_history(served_inputs.history)
+    return datasets.ScoredCustomers(
+        predictions, customer_level.loc[served_inputs.customers], served_inputs.as_of
+    )
+
+
+def predict(
+    model: TrainedModel, purchases: pd.DataFrame, as_of: date | None
+) -> list[dict[str, Any]]:
+    """Up to 5 routes per customer, best first, with their softmax probability."""
+    return predict_scored(model, purchases, as_of).predictions

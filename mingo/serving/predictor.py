@@ -4,6 +4,10 @@ A request reads `self._champion` once and uses that object to the end, and a rel
 the attribute only after the new champion is fully loaded: a request in flight during a
 reload finishes on the model it started with, and no request ever sees a half-loaded model.
 If loading fails (registry unreachable, alias removed) the old champion keeps serving.
+
+Each answer, with the customer-level features it was computed from and their as-of date, is
+handed to `prediction_log` when one is set (`mingo.monitoring.prediction_log`: a queue append,
+never a write, never an exception).
 """
 
 from __future__ import annotations
@@ -12,12 +16,14 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from mingo import ModelKind
-from mingo.models.api import predict
+from mingo.models.api import predict_scored
+from mingo.monitoring.prediction_log import PredictionLogWriter, ServedPredictions
 from mingo.serving.champion import ChampionUnavailable, LoadedChampion
 from mingo.serving.payload import purchases_frame
 from mingo.serving.schemas import RESPONSE_MODELS, PredictRequest, PredictResponse
@@ -62,6 +68,8 @@ class ChampionPredictor:
         self._reload_lock = threading.Lock()
         self._retry_stop = threading.Event()
         self.on_load: Callable[[LoadedChampion], None] | None = None  # e.g. export a metric
+        # Every answer is handed to it (a queue append; it writes in its own thread).
+        self.prediction_log: PredictionLogWriter | None = None
 
     @property
     def champion(self) -> LoadedChampion | None:
@@ -118,17 +126,30 @@ class ChampionPredictor:
             raise NoChampionLoaded(self.not_loaded_message)
         purchases = purchases_frame(request)
         try:
-            raw = predict(champion.model, purchases, request.as_of)
+            scored = predict_scored(champion.model, purchases, request.as_of)
         except ValueError as error:
             # The models code raises ValueError for input it cannot score (e.g. no purchase
             # on or before as_of): that is the caller's to fix, so it is a 4xx, not a 5xx.
             raise RejectedRequest(f"the model cannot score this request: {error}") from error
-        by_customer = {str(item["customer_id"]): item for item in raw}
+        by_customer = {str(item["customer_id"]): item for item in scored.predictions}
         ordered = [by_customer[customer.customer_id] for customer in request.customers]
         response_model = RESPONSE_MODELS[self.kind]
         try:
-            return response_model.model_validate(
+            response = response_model.model_validate(
                 {"model": champion.name, "model_version": champion.version, "predictions": ordered}
             )
         except ValidationError as error:
             raise RuntimeError(f"{champion.name} produced an invalid answer: {error}") from error
+        if self.prediction_log is not None:
+            # The items and the feature frame as they are: the log's thread serialises them.
+            self.prediction_log.submit(
+                ServedPredictions(
+                    kind=self.kind,
+                    model_version=champion.version,
+                    as_of=scored.as_of,
+                    served_at=datetime.now(UTC),
+                    predictions=response.predictions,
+                    features=scored.features,
+                )
+            )
+        return response

@@ -115,6 +115,9 @@ def check_round_trip(store: PredictionStore) -> None:
     everything = store.read("binary")
     assert list(everything.columns) == list(READ_COLUMNS)
     assert rows_of(everything) == expected_rows(april + may)
+    # Keys read back in the order written (the feature columns' order).
+    assert [list(f) for f in everything["features"]] == [list(april[0].features)] * 4
+    assert list(everything["prediction"].iloc[0]) == list(april[0].prediction)
     assert str(everything["as_of"].dtype) == "datetime64[ns]"
     assert str(everything["served_at"].dtype) == "datetime64[ns, UTC]"
     assert everything.loc[0, "served_at"] == pd.Timestamp(SERVED_AT)
@@ -396,3 +399,69 @@ def test_submit_never_raises_on_a_bad_entry(tmp_path: Path) -> None:
         writer.close(5)
     assert writer.written == 1
     assert writer.dropped == {"invalid": 1}
+
+
+# ---------------------------------------------------------------------------------------------
+# What a predictor hands to the log, for the three kinds (trained on small generated data)
+# ---------------------------------------------------------------------------------------------
+
+SMALL_CONFIGS: dict[str, dict[str, Any]] = {
+    "binary": {},
+    "multiclass": {},
+    "clustering": {"n_clusters": 3, "silhouette_sample": 100},
+}
+
+
+@pytest.fixture(scope="module")
+def small_purchases() -> pd.DataFrame:
+    from mingo.data.generate import generate_purchases
+
+    return generate_purchases(300, seed=16)
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "clustering"])
+def test_a_predictor_logs_each_answer_with_its_features_and_as_of(
+    kind: Any, small_purchases: pd.DataFrame, tmp_path: Path
+) -> None:
+    from mingo.features import FEATURE_COLUMNS, customer_features
+    from mingo.models.api import ModelConfig, build_datasets, fit, predict, predict_scored
+    from mingo.serving.champion import LoadedChampion
+    from mingo.serving.payload import purchases_frame
+    from mingo.serving.predictor import ChampionPredictor
+    from mingo.serving.schemas import PredictRequest
+    from tests.serving.conftest import customer_payloads
+
+    config = ModelConfig(kind=kind, **SMALL_CONFIGS[kind])
+    model = fit(build_datasets(small_purchases, config)[0], config)
+    champion = LoadedChampion(kind, f"mingo-{kind}", "5", model)
+    predictor = ChampionPredictor(kind, lambda: champion)
+    assert predictor.try_load()
+    store = FilePredictionStore(tmp_path)
+    predictor.prediction_log = PredictionLogWriter(store, flush_seconds=0.05)
+    customers = customer_payloads(small_purchases)[:4]
+    dated = PredictRequest.model_validate({"customers": customers[:2], "as_of": "2024-04-01"})
+    undated = PredictRequest.model_validate({"customers": customers[2:]})
+    try:
+        answers = [predictor.predict(dated), predictor.predict(undated)]
+        assert predictor.prediction_log.flush(10)
+    finally:
+        predictor.prediction_log.close()
+
+    rows = store.read(kind).set_index("customer_id")
+    assert len(rows) == 4 and set(rows["model_version"]) == {"5"}
+    for request, answer in zip((dated, undated), answers, strict=True):
+        purchases = purchases_frame(request)
+        used = request.as_of or purchases["date_purchase"].max().date()
+        # predict_scored answers like predict, from the same pass that gave the features.
+        scored = predict_scored(model, purchases, request.as_of)
+        assert scored.predictions == predict(model, purchases, request.as_of)
+        assert scored.as_of == used
+        expected = customer_features(purchases, used)
+        for item in answer.predictions:
+            row = rows.loc[item.customer_id]
+            assert row["as_of"] == pd.Timestamp(used)
+            assert row["prediction"] == item.model_dump(mode="json")
+            assert list(row["features"]) == list(FEATURE_COLUMNS)
+            logged = pd.Series(row["features"])
+            wanted = expected.loc[[item.customer_id]].iloc[0]
+            pd.testing.assert_series_equal(logged, wanted, check_names=False, rtol=1e-12)
