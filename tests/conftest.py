@@ -30,18 +30,38 @@ def isolated_mingo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     yield home
 
 
-AIRFLOW_TESTS = "tests/airflow/"
+# Work units that hold one session-wide stack each and run longest: each stays on one worker
+# (its stack starts once), and they are handed out first, so that the short modules fill the
+# other worker instead of one long unit starting last. tests/serving shares one registry and
+# four BentoML services (`services`); split over two workers, both would start them.
+LONG_UNITS = ("tests/airflow/", "tests/serving/")
+
+
+def unit_of(nodeid: str) -> str:
+    module = nodeid.split("::", 1)[0]
+    return next((unit for unit in LONG_UNITS if module.startswith(unit)), module)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Stable: within a unit, and among the other modules, the collection order is kept.
+    def rank(item: pytest.Item) -> int:
+        unit = unit_of(item.nodeid)
+        return LONG_UNITS.index(unit) if unit in LONG_UNITS else len(LONG_UNITS)
+
+    items.sort(key=rank)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """`make test` runs on two workers (`-n 2 --dist loadscope`): each module stays on one
-    worker, so a module-scoped server starts once, and all of tests/airflow shares one worker,
-    so its session-wide Airflow stack starts once."""
+    worker, so a module-scoped server starts once, and each of LONG_UNITS stays on one worker,
+    so its session-wide stack starts once. Units go out in collection order (LONG_UNITS
+    first), not xdist's default of the units with the most tests first."""
     from xdist.scheduler import LoadScopeScheduling
 
-    class ModuleScheduling(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            return AIRFLOW_TESTS if module.startswith(AIRFLOW_TESTS) else module
+    config.option.loadscopereorder = False
 
-    return ModuleScheduling(config, log)
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(nodeid)
+
+    return UnitScheduling(config, log)
