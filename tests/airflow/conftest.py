@@ -41,6 +41,12 @@ from tests.fixtures.services import PostgresServer, distinct_free_ports
 
 BIN = Path(sys.executable).parent
 RETRAIN_DAG_IDS = ("mingo_retrain_binary", "mingo_retrain_multiclass", "mingo_retrain_clustering")
+# Every DAG the dags/ folder defines (CONTRACT.md: retrain, monitor and score per KIND).
+ALL_DAG_IDS = tuple(
+    f"mingo_{job}_{kind}"
+    for job in ("retrain", "monitor", "score")
+    for kind in ("binary", "multiclass", "clustering")
+)
 MANUAL_ONLY_KINDS = ("binary", "clustering")
 KINDS = ("binary", "multiclass", "clustering")
 # They promote binary versions of their own, and the scheduler tests start from an empty
@@ -160,7 +166,7 @@ def airflow_stack(postgres_server: PostgresServer) -> Iterator[AirflowStackHandl
         handle = AirflowStackHandle(stack, home, mingo_home, str(data), mingo_env)
         client = handle.client()
         try:
-            client.wait_for_dags(RETRAIN_DAG_IDS)
+            client.wait_for_dags(ALL_DAG_IDS)
         finally:
             client.close()
         print(f"Airflow stack healthy, DAGs listed, in {time.monotonic() - started:.0f} s")

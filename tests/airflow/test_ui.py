@@ -22,7 +22,7 @@ import pytest
 
 from dags.mingo_dags.params import retrain_params
 from tests.airflow.browser import AirflowUI, chromium, chromium_missing
-from tests.airflow.conftest import RETRAIN_DAG_IDS, AirflowStackHandle
+from tests.airflow.conftest import ALL_DAG_IDS, AirflowStackHandle
 from tests.airflow.rest import AirflowRest
 
 pytestmark = pytest.mark.services
@@ -105,10 +105,10 @@ def test_the_dag_list_shows_the_three_dags_and_the_latest_run(
     runs = airflow_rest.json("GET", f"/api/v2/dags/{DAG_ID}/dagRuns", params={"limit": 1})
     with_runs = [DAG_ID] if runs["total_entries"] else []
 
-    cards = ui.dag_list(RETRAIN_DAG_IDS, with_runs)
+    cards = ui.dag_list(ALL_DAG_IDS, with_runs)
     shot = ui.screenshot("airflow-dags.png")
 
-    assert set(RETRAIN_DAG_IDS) <= set(cards), page_says(ui, f"DAG cards {cards}")
+    assert set(ALL_DAG_IDS) <= set(cards), page_says(ui, f"DAG cards {cards}")
     assert all(cards[dag] for dag in with_runs), page_says(ui, f"latest runs {cards}")
     assert shot.stat().st_size > 0
 
