@@ -32,7 +32,7 @@ CUSTOMERS = 1_500
 SEED = 7
 AS_OF = date(2024, 4, 1)
 SUBMITS = 20_000
-PREDICT_ROUNDS = 300  # per variant and request size
+PREDICT_ROUNDS = 200  # per variant and request size
 REQUEST_SIZES = (1, 100)
 RESULTS = Path(__file__).resolve().parent / "results" / "prediction_log.md"
 
