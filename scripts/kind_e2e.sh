@@ -27,16 +27,17 @@
 #   down     delete the cluster
 #
 # Sized for a laptop (about 4 CPUs and 8 GiB for Docker): ONE PostgreSQL instance holds the
-# mlflow, mlflow_auth and airflow databases; every component gets small requests (the
-# *_laptop_values functions below, layered over helm-values/ without editing it), and the DAGs
+# mlflow, mlflow_auth, airflow and mingo_predictions (the prediction log) databases; every
+# component gets small requests (the *_laptop_values functions below, layered over
+# helm-values/ without editing it), and the DAGs
 # read a copy of dags/mingo_retrain.yaml with small step requests (ConfigMap mingo-dags-laptop,
 # MINGO_DAGS_CONFIG). The synthetic data is 2,000 customers.
 #
 # Credentials are random values generated for this throwaway cluster and written only into
 # Kubernetes Secrets (an existing Secret is kept, so `up` can be rerun); none is printed or
 # stored on disk. The Secret mlops/mingo-pods plays the secret store for MinGo's own Secrets: the
-# prediction chart creates mingo-s3, mingo-mlflow, mingo-zenml and mingo-api in namespaces mingo
-# and airflow, and the prediction pods' read-only mingo-s3-reader and mingo-mlflow-reader in
+# prediction chart creates mingo-s3, mingo-mlflow, mingo-zenml, mingo-api and
+# mingo-prediction-log (the prediction log's DSN) in namespaces mingo and airflow, and the prediction pods' read-only mingo-s3-reader and mingo-mlflow-reader in
 # mingo, from it (secrets.create, values passed through a process substitution). Read-only
 # means: MinIO user mingo-reader (policy mingo-artifacts-read of helm-values/minio.yaml) and
 # MLflow user mingo-reader with READ on the three registered models and their experiments.
@@ -105,11 +106,11 @@ create_secrets() {
     kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f -
   done
   local pg_mlflow pg_mlflow_auth pg_airflow s3_secret mlflow_admin mlflow_mingo api_key
-  local s3_reader_secret s3_logs_secret mlflow_reader
+  local s3_reader_secret s3_logs_secret mlflow_reader pg_predictions
   pg_mlflow=$(random_secret); pg_mlflow_auth=$(random_secret); pg_airflow=$(random_secret)
   s3_secret=$(random_secret); mlflow_admin=$(random_secret); mlflow_mingo=$(random_secret)
   api_key=$(random_secret); s3_reader_secret=$(random_secret); s3_logs_secret=$(random_secret)
-  mlflow_reader=$(random_secret)
+  mlflow_reader=$(random_secret); pg_predictions=$(random_secret)
   secret() {
     kubectl -n "$1" get secret "$2" >/dev/null 2>&1 && return
     kubectl -n "$1" create secret generic "$2" "${@:3}" >/dev/null
@@ -117,6 +118,7 @@ create_secrets() {
   secret mlops pg-mlflow --type=kubernetes.io/basic-auth --from-literal=username=mlflow --from-literal=password="$pg_mlflow"
   secret mlops pg-mlflow-auth --type=kubernetes.io/basic-auth --from-literal=username=mlflow_auth --from-literal=password="$pg_mlflow_auth"
   secret mlops pg-airflow --type=kubernetes.io/basic-auth --from-literal=username=airflow --from-literal=password="$pg_airflow"
+  secret mlops pg-mingo-predictions --type=kubernetes.io/basic-auth --from-literal=username=mingo_predictions --from-literal=password="$pg_predictions"
   secret mlops zenml-mariadb-root --from-literal=password="$(random_secret)"
   secret mlops zenml-database --from-literal=password="$(random_secret)"
   secret mlops zenml-server --from-literal=encryption-key="$(openssl rand -hex 32)"
@@ -145,7 +147,7 @@ secret_value() {  # namespace secret key
 
 # --- laptop sizing: layered over helm-values/ (later -f files win; lists are replaced whole) ---
 
-postgresql_laptop_values() {  # ONE instance (no replicas) for the mlflow, mlflow_auth, airflow DBs
+postgresql_laptop_values() {  # ONE instance (no replicas) for all the databases
   cat <<'YAML'
 cluster:
   instances: 1
@@ -367,6 +369,8 @@ secrets:
       api-key: "$(secret_value mlops mingo-pods api-key)"
     mingo-zenml:
       api-key: "$(secret_value mlops mingo-pods zenml-api-key)"
+    mingo-prediction-log:
+      uri: "postgresql://mingo_predictions:$(secret_value mlops pg-mingo-predictions password)@mingo-pg-rw.mlops.svc.cluster.local:5432/mingo_predictions"
 YAML
 }
 

@@ -57,6 +57,7 @@ SECRET_ENV = {
     "MLFLOW_TRACKING_PASSWORD": ("mingo-mlflow", "password"),
     "ZENML_STORE_API_KEY": ("mingo-zenml", "api-key"),
     "MINGO_API_KEY": ("mingo-api", "api-key"),
+    "MINGO_PREDICTION_LOG_URI": ("mingo-prediction-log", "uri"),
 }
 
 

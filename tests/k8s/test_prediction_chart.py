@@ -113,6 +113,7 @@ SECRET_DATA = {
         "secret-access-key": "rkey-placeholder",
     },
     "mingo-mlflow-reader": {"username": "ruser-placeholder", "password": "rpw-placeholder"},
+    "mingo-prediction-log": {"uri": "postgresql://log-user:log-pw-placeholder@pg:5432/log"},
 }
 # Read only by the prediction pods: never copied into Airflow's namespace.
 READER_SECRETS = {"mingo-s3-reader", "mingo-mlflow-reader"}
@@ -300,6 +301,7 @@ def test_configuration_comes_from_configmaps_and_credentials_from_secrets(
             "MINGO_API_KEY",
             "MLFLOW_TRACKING_USERNAME",
             "MLFLOW_TRACKING_PASSWORD",
+            "MINGO_PREDICTION_LOG_URI",
         }
         assert not literal_env & set(secret_refs)
         provided = set(secret_refs).union(*(set(data) for data in config_maps.values()))
@@ -331,7 +333,33 @@ def test_prediction_pods_read_only_the_read_only_credentials(rendered: RenderedC
         assert refs["AWS_SECRET_ACCESS_KEY"]["name"] == "mingo-s3-reader"
         assert refs["MLFLOW_TRACKING_USERNAME"]["name"] == "mingo-mlflow-reader"
         assert refs["MLFLOW_TRACKING_PASSWORD"]["name"] == "mingo-mlflow-reader"
-        assert {ref["name"] for ref in refs.values()} & pipeline_secrets == {"mingo-api"}
+        # Shared with the pipeline pods: the API key, and the prediction log the services write
+        # and the monitoring DAG's pod reads.
+        assert {ref["name"] for ref in refs.values()} & pipeline_secrets == {
+            "mingo-api",
+            "mingo-prediction-log",
+        }
+
+
+def test_prediction_pods_log_to_the_store_the_monitor_reads(rendered: RenderedChart) -> None:
+    # Without MINGO_PREDICTION_LOG_URI a service logs to a file in its scratch volume (gone with
+    # the pod) and the monitoring DAG's pod reads an empty log: both read the same Secret key.
+    dag_config = yaml.safe_load((REPO_ROOT / "dags" / "mingo_retrain.yaml").read_text())
+    monitor_ref = dag_config["kubernetes"]["secret_env"]["MINGO_PREDICTION_LOG_URI"]
+    deployments = rendered.of_kind("Deployment")
+    assert len(deployments) == 3
+    for deployment in deployments:
+        (entry,) = [
+            e for e in only_container(deployment)["env"] if e["name"] == "MINGO_PREDICTION_LOG_URI"
+        ]
+        assert entry["valueFrom"]["secretKeyRef"] == {
+            "name": monitor_ref["secret"],
+            "key": monitor_ref["key"],
+        }
+    # The network policy lets the prediction pods reach PostgreSQL in the platform namespace.
+    (policy,) = rendered.of_kind("NetworkPolicy")
+    ports = {port["port"] for rule in policy["spec"]["egress"] for port in rule["ports"]}
+    assert 5432 in ports
 
 
 def test_the_dags_use_service_accounts_the_chart_creates(rendered: RenderedChart) -> None:

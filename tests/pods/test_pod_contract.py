@@ -126,11 +126,16 @@ def config_maps_of(docs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, 
 
 
 def mingo_secrets(
-    mlflow: MlflowServer, s3: S3Server, mlflow_reader: tuple[str, str]
+    mlflow: MlflowServer,
+    s3: S3Server,
+    mlflow_reader: tuple[str, str],
+    prediction_log_uri: str,
 ) -> dict[str, dict[str, str]]:
     """The Secrets dags/mingo_retrain.yaml names (helm-values/README.md step 2), with the
     session servers' credentials, and the prediction pods' read-only ones (tests/pods/readers.py).
-    ZenML has no server here: its key is present but unused."""
+    ZenML has no server here: its key is present but unused. The prediction log is a database of
+    the session's PostgreSQL (every step pod gets the variable; none of the pods run here uses
+    it)."""
     reader, reader_password = mlflow_reader
     return {
         "mingo-s3": {"access-key-id": s3.access_key, "secret-access-key": s3.secret_key},
@@ -139,6 +144,7 @@ def mingo_secrets(
         "mingo-mlflow-reader": {"username": reader, "password": reader_password},
         "mingo-zenml": {"api-key": "unused-no-zenml-server-in-the-pod-tests"},
         "mingo-api": {"api-key": secrets.token_urlsafe(16)},
+        "mingo-prediction-log": {"uri": prediction_log_uri},
     }
 
 
@@ -251,6 +257,7 @@ def own_mlflow_server(
 def cluster(
     image: str,
     own_mlflow_server: MlflowServer,
+    postgres_server: PostgresServer,
     s3_server: S3Server,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Cluster]:
@@ -270,6 +277,7 @@ def cluster(
 
     chart = render_chart(own_mlflow_server, s3_server)
     reader = create_mlflow_reader(own_mlflow_server)
+    prediction_log_uri = postgres_server.create_database("mingo_pods_predictions")
     config_maps = config_maps_of(chart)
     logs_bucket = s3_server.make_bucket(LOGS_BUCKET)
     remote_log_folder = f"s3://{logs_bucket}/logs"
@@ -282,7 +290,10 @@ def cluster(
     namespaces = {
         namespace: Namespace(
             config_maps=config_maps.get(namespace, {}),
-            secrets={**mingo_secrets(own_mlflow_server, s3_server, reader), **airflow_secrets},
+            secrets={
+                **mingo_secrets(own_mlflow_server, s3_server, reader, prediction_log_uri),
+                **airflow_secrets,
+            },
         )
         for namespace in (STEP_NAMESPACE, AIRFLOW_NAMESPACE)
     }

@@ -48,7 +48,7 @@ import pytest
 import yaml
 
 from mingo.deploy.kubernetes import MODEL_VERSION_ANNOTATION
-from tests.fixtures.services import MlflowServer, S3Server, free_loopback_port
+from tests.fixtures.services import MlflowServer, PostgresServer, S3Server, free_loopback_port
 from tests.k8s.helm import CHART_DIR, NAMESPACE, RELEASE, run_helm
 from tests.pipelines.conftest import (
     clean_env,
@@ -161,7 +161,14 @@ def champion_version(mlflow_server: MlflowServer, tmp_path: Path) -> str:
     return str(decision["champion_version_after"])
 
 
-SECRETS = ("mingo-s3", "mingo-mlflow", "mingo-s3-reader", "mingo-mlflow-reader", "mingo-api")
+SECRETS = (
+    "mingo-s3",
+    "mingo-mlflow",
+    "mingo-s3-reader",
+    "mingo-mlflow-reader",
+    "mingo-api",
+    "mingo-prediction-log",
+)
 
 
 def chart_values(
@@ -171,9 +178,11 @@ def chart_values(
     suffix: str,
     api_key: str,
     mlflow_reader: tuple[str, str],
+    prediction_log_uri: str,
 ) -> dict[str, Any]:
     """Values for this machine: the local images, the fixture servers, one replica; the
-    prediction pod reads the read-only credentials (tests/pods/readers.py)."""
+    prediction pod reads the read-only credentials (tests/pods/readers.py) and logs its answers
+    to a database of the session's PostgreSQL."""
 
     names = {base: f"{base}-{suffix}" for base in SECRETS}
     values = {
@@ -200,6 +209,7 @@ def chart_values(
             "MLFLOW_TRACKING_USERNAME": {"secret": names["mingo-mlflow"], "key": "username"},
             "MLFLOW_TRACKING_PASSWORD": {"secret": names["mingo-mlflow"], "key": "password"},
             "MINGO_API_KEY": {"secret": names["mingo-api"], "key": "api-key"},
+            "MINGO_PREDICTION_LOG_URI": {"secret": names["mingo-prediction-log"], "key": "uri"},
         },
         "predictionSecretEnv": {
             "AWS_ACCESS_KEY_ID": {"secret": names["mingo-s3-reader"], "key": "access-key-id"},
@@ -210,6 +220,7 @@ def chart_values(
             "MLFLOW_TRACKING_USERNAME": {"secret": names["mingo-mlflow-reader"], "key": "username"},
             "MLFLOW_TRACKING_PASSWORD": {"secret": names["mingo-mlflow-reader"], "key": "password"},
             "MINGO_API_KEY": {"secret": names["mingo-api"], "key": "api-key"},
+            "MINGO_PREDICTION_LOG_URI": {"secret": names["mingo-prediction-log"], "key": "uri"},
         },
         "secrets": {
             "create": True,
@@ -231,6 +242,7 @@ def chart_values(
                     "password": mlflow_reader[1],
                 },
                 names["mingo-api"]: {"api-key": api_key},
+                names["mingo-prediction-log"]: {"uri": prediction_log_uri},
             },
         },
     }
@@ -240,6 +252,7 @@ def chart_values(
 @pytest.fixture
 def played(
     mlflow_server: MlflowServer,
+    postgres_server: PostgresServer,
     s3_server: S3Server,
     champion_version: str,
     tmp_path: Path,
@@ -253,7 +266,17 @@ def played(
     values_file.touch(mode=0o600)
     reader = create_mlflow_reader(mlflow_server)
     values_file.write_text(
-        yaml.safe_dump(chart_values(mlflow_server, s3_server, port, suffix, api_key, reader))
+        yaml.safe_dump(
+            chart_values(
+                mlflow_server,
+                s3_server,
+                port,
+                suffix,
+                api_key,
+                reader,
+                postgres_server.create_database("mingo_chart_play_predictions"),
+            )
+        )
     )
     rendered = [
         doc
