@@ -14,16 +14,22 @@ airflow-trigger-form.png).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dags.mingo_dags.params import retrain_params
+from mingo.local_airflow import PROJECT_DAGS_FOLDER
 from tests.airflow.browser import AirflowUI, chromium, chromium_missing
 from tests.airflow.conftest import ALL_DAG_IDS, AirflowStackHandle
 from tests.airflow.rest import AirflowRest
+
+# As Airflow imports them: the dags folder on sys.path, the helpers as `mingo_dags`.
+if str(PROJECT_DAGS_FOLDER) not in sys.path:
+    sys.path.insert(0, str(PROJECT_DAGS_FOLDER))
+from mingo_dags.params import retrain_params
 
 pytestmark = pytest.mark.services
 
