@@ -30,20 +30,25 @@ def isolated_mingo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     yield home
 
 
-# Work units that hold one session-wide stack each and run longest: each stays on one worker
-# (its stack starts once), and they are handed out first, so that the short modules fill the
-# other worker instead of one long unit starting last. tests/serving shares one registry and
-# four BentoML services (`services`); split over two workers, both would start them.
-LONG_UNITS = ("tests/airflow/", "tests/serving/")
+# Work units that run longest, in the order they are handed out: each stays on one worker, so
+# its session-wide stack starts once, and they go out first, so that the short modules fill
+# the other workers instead of one long unit starting last. The closed-loop tests are a unit
+# of their own: on another worker they run beside the other Airflow tests, on a stack of their
+# own. tests/serving shares one registry and four BentoML services (`services`).
+LONG_UNITS = ("tests/airflow/", "tests/airflow/test_closed_loop.py", "tests/serving/")
 
 
 def unit_of(nodeid: str) -> str:
     module = nodeid.split("::", 1)[0]
-    return next((unit for unit in LONG_UNITS if module.startswith(unit)), module)
+    matching = [unit for unit in LONG_UNITS if module.startswith(unit)]
+    return max(matching, key=len) if matching else module
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Stable: within a unit, and among the other modules, the collection order is kept.
+    # Stable: within a unit, and among the other modules, the collection order is kept. In one
+    # process (TEST_WORKERS=0) the closed-loop tests thus come right after the other Airflow
+    # tests, which start from an empty binary registry on the shared stack.
     def rank(item: pytest.Item) -> int:
         unit = unit_of(item.nodeid)
         return LONG_UNITS.index(unit) if unit in LONG_UNITS else len(LONG_UNITS)
@@ -52,7 +57,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """`make test` runs on two workers (`-n 2 --dist loadscope`): each module stays on one
+    """`make test` runs on several workers (`-n N --dist loadscope`): each module stays on one
     worker, so a module-scoped server starts once, and each of LONG_UNITS stays on one worker,
     so its session-wide stack starts once. Units go out in collection order (LONG_UNITS
     first), not xdist's default of the units with the most tests first."""

@@ -49,9 +49,6 @@ ALL_DAG_IDS = tuple(
 )
 MANUAL_ONLY_KINDS = ("binary", "clustering")
 KINDS = ("binary", "multiclass", "clustering")
-# They promote binary versions of their own, and the scheduler tests start from an empty
-# binary registry: these run after every other test.
-LAST_MODULES = ("test_closed_loop.py",)
 DATA_CUSTOMERS = 400
 DATA_SEED = 5
 # Seconds, not minutes, between tries: a smoke test that fails is retried once before the
@@ -60,10 +57,6 @@ TEST_RETRY_DELAY_MINUTES = 0.05
 DAG_CONFIG_FILE = PROJECT_DAGS_FOLDER / "mingo_retrain.yaml"
 # Variables of the test process that must not reach the stack: it gets its own.
 INHERITED_PREFIXES_DROPPED = ("AIRFLOW", "MINGO_", "MLFLOW_", "ZENML_", "AWS_")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.path.name in LAST_MODULES)  # stable: the rest keep order
 
 
 @dataclass
