@@ -54,10 +54,10 @@ demo: install
 airflow: install system-deps
 	$(BIN)/mingo airflow
 
-# Three workers on the CI machine's two cores: much of the suite waits on servers, schedulers and
-# subprocesses. Each test module, and each long unit of tests/conftest.py, stays on one
-# worker (tests/conftest.py). TEST_WORKERS=0 runs in one process.
-TEST_WORKERS ?= 3
+# Two workers (the CI machine's cores; three loaded them past the services' start timeouts).
+# Each test module, and each long unit of tests/conftest.py, stays on one worker
+# (tests/conftest.py). TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: install tools system-deps zenml-server-env
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
 

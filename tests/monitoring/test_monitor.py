@@ -30,6 +30,7 @@ from mingo.monitoring.monitor import (
 from mingo.monitoring.prediction_log import FilePredictionStore, PredictionRecord
 from mingo.registry import load_model
 from mingo.tracking import mlflow_client
+from tests.fixtures.mlflow_globals import unset_mlflow_globals
 from tests.pipelines.conftest import (
     clean_env,
     explain,
@@ -197,8 +198,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     decision = last_json_line(result)
     assert decision["promoted"] and decision["champion_version_after"] == "1"
     with pytest.MonkeyPatch.context() as patch:
+        # A module fixture runs before the suite's per-test reset: MLflow URIs an earlier test
+        # on this worker left in the process or its environment must not win over this home's.
+        unset_mlflow_globals(patch)
+        for variable in ("MLFLOW_TRACKING_URI", "MLFLOW_S3_ENDPOINT_URL"):
+            patch.delenv(variable, raising=False)
         patch.setenv("MINGO_HOME", str(home))
-        mlflow_client(load_settings())  # points this process's MLflow at that home
+        # Points this process's MLflow at that home, whatever else the environment holds.
+        mlflow_client(load_settings({"MINGO_HOME": str(home)}))
         model = load_model("binary", "1")
         _, last = date_range_of(purchases)
         day = purchases[schema.DATE].dt.date

@@ -196,6 +196,11 @@ class TrackingServer:
             stop_process_group(self.process)
 
 
+# The four services start at once, each worker loading its champion before /livez answers;
+# on two cores shared with an Airflow stack that took over the 120 s one service gets alone.
+SERVICES_START_TIMEOUT_S = 360.0
+
+
 @dataclass
 class Services:
     """binary (with an API key), multiclass, clustering on the shared registry; `empty`
@@ -246,7 +251,7 @@ def services(
         for each in started:
             each.start()
         for each in started:
-            each.wait_for("/livez", 200)
+            each.wait_for("/livez", 200, timeout_s=SERVICES_START_TIMEOUT_S)
         yield running
     finally:
         for each in started:
