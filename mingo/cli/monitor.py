@@ -21,10 +21,8 @@ import typer
 from mingo.cli.context import settings_of
 from mingo.cli.options import KindArgument
 from mingo.cli.train import parse_kind
+from mingo.config import PREDICTION_LOG_OFF
 from mingo.exit_codes import EXIT_BAD_DATA, EXIT_FAILED
-
-# The value of MINGO_PREDICTION_LOG_URI that turns the log off.
-PREDICTION_LOG_OFF = "off"
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -109,9 +107,8 @@ def monitor(
     data_uri = data or settings.data_uri
     if not data_uri:
         raise _fail("no data: pass --data URI or set MINGO_DATA_URI", EXIT_BAD_DATA)
-    # MINGO_PREDICTION_LOG_URI is read by mingo.config (the prediction log's setting).
-    log_uri = predictions or getattr(settings, "prediction_log_uri", None)
-    if not log_uri or log_uri == PREDICTION_LOG_OFF:
+    log_uri = predictions or settings.prediction_log_uri
+    if not log_uri or log_uri.strip().lower() == PREDICTION_LOG_OFF:
         raise _fail(
             "no prediction log: pass --predictions URI (MINGO_PREDICTION_LOG_URI is off)",
             EXIT_BAD_DATA,
