@@ -20,8 +20,11 @@ $(UV):
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check "uv==0.13.9"
 
+# Bytecode is compiled at install: where PYTHONDONTWRITEBYTECODE is set (these machines and
+# CI), every process (each Airflow task, service and `mingo` command) would otherwise compile
+# its imports from source again; a small `mingo train` took 19 s instead of 12.
 $(STAMP): $(UV) uv.lock pyproject.toml
-	$(UV) sync --frozen --extra pipeline --python $(BIN)/python
+	$(UV) sync --frozen --extra pipeline --compile-bytecode --python $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -41,7 +44,7 @@ ZENML_SERVER_VENV := .venv-zenml-server
 ZENML_SERVER_PROJECT := scripts/zenml-server-env
 $(ZENML_SERVER_VENV)/.installed: $(UV) $(ZENML_SERVER_PROJECT)/uv.lock $(ZENML_SERVER_PROJECT)/pyproject.toml
 	UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(ZENML_SERVER_VENV) $(UV) sync --frozen --no-install-project \
-		--project $(ZENML_SERVER_PROJECT) --python $(PYTHON)
+		--compile-bytecode --project $(ZENML_SERVER_PROJECT) --python $(PYTHON)
 	touch $@
 
 zenml-server-env: $(ZENML_SERVER_VENV)/.installed
