@@ -32,10 +32,13 @@ def isolated_mingo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
 
 # Work units that run longest, in the order they are handed out: each stays on one worker, so
 # its session-wide stack starts once, and they go out first, so that the short modules fill
-# the other workers instead of one long unit starting last. The closed-loop tests are a unit
-# of their own: on another worker they run beside the other Airflow tests, on a stack of their
-# own. tests/serving shares one registry and four BentoML services (`services`).
-LONG_UNITS = ("tests/airflow/", "tests/airflow/test_closed_loop.py", "tests/serving/")
+# the other workers instead of one long unit starting last. tests/airflow shares one Airflow
+# stack (the closed-loop tests included); tests/serving one registry and four BentoML services
+# (`services`).
+LONG_UNITS = ("tests/airflow/", "tests/serving/")
+# Last within their unit: the closed-loop tests force-promote binary versions on the shared
+# stack, and the scheduler tests expect an empty binary registry.
+RUN_LAST = ("tests/airflow/test_closed_loop.py",)
 
 
 def unit_of(nodeid: str) -> str:
@@ -46,12 +49,11 @@ def unit_of(nodeid: str) -> str:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Stable: within a unit, and among the other modules, the collection order is kept. In one
-    # process (TEST_WORKERS=0) the closed-loop tests thus come right after the other Airflow
-    # tests, which start from an empty binary registry on the shared stack.
-    def rank(item: pytest.Item) -> int:
+    # Stable: within a unit, and among the other modules, the collection order is kept.
+    def rank(item: pytest.Item) -> tuple[int, bool]:
         unit = unit_of(item.nodeid)
-        return LONG_UNITS.index(unit) if unit in LONG_UNITS else len(LONG_UNITS)
+        unit_rank = LONG_UNITS.index(unit) if unit in LONG_UNITS else len(LONG_UNITS)
+        return unit_rank, item.nodeid.split("::", 1)[0] in RUN_LAST
 
     items.sort(key=rank)
 

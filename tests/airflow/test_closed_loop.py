@@ -2,23 +2,26 @@
 
 Data: 2,000 generated customers (`mingo data generate`), with and without a behaviour shift
 (`--shift-after 2023-08-01`: afterwards nobody buys again within 60 days of a purchase, so the
-binary model's strongest signal, a recent purchase, points the wrong way).
+binary model's strongest signal, a recent purchase, points the wrong way). Both files have the
+same customers and the same purchase days up to the shift.
 
-Shift: version A of binary is trained on data before the shift (`mingo train --cutoff
-2023-07-01 --force-promote --runner in-process`, its holdout window ends before the shift),
-served by a real `mingo serve binary`; /predict is asked for every active customer as of
-dates before and after the shift, and the service logs each answer (the file store of
-MINGO_PREDICTION_LOG_URI, the stack's default). Then `mingo_monitor_binary` is triggered
-through the REST API with the whole file (outcomes included): its monitor step finds the live
-F1 far below the holdout F1, `trigger_retrain` starts `mingo_retrain_binary` with the
-monitor's reason in its conf, that run trains on the whole file (post-shift labels), wins
-against version A re-scored on the same fresh holdout and is promoted with the reason in its
-decision and tags; the served service, reloaded as `mingo deploy roll --local --base-url`
-does, answers with the new version. The monitor's HTML report is saved and screenshotted
+Version A of binary is trained once, before the shift (`mingo train --cutoff 2023-07-01
+--force-promote --runner in-process` on the file without the shift; its holdout window ends
+before the shift), and served by one real `mingo serve binary` that both tests ask. /predict
+is asked for every active customer as of dates before and after the shift, and the service
+logs each answer (the file store of MINGO_PREDICTION_LOG_URI, the stack's default; each test
+starts from an empty log of its own).
+
+No shift (first): `mingo_monitor_binary`, triggered through the REST API with the whole file
+(outcomes included), ends through `no_retrain` and no retraining run is created.
+
+Shift (second; it changes the champion): the monitor step finds the live F1 far below the
+holdout F1, `trigger_retrain` starts `mingo_retrain_binary` with the monitor's reason in its
+conf, that run trains on the whole shifted file (post-shift labels), wins against version A
+re-scored on the same fresh holdout and is promoted with the reason in its decision and tags;
+the served service, reloaded as `mingo deploy roll --local --base-url` does, answers with the
+new version. The monitor's HTML report is saved and screenshotted
 (docs/images/monitoring-report.png with MINGO_UPDATE_SCREENSHOTS=1).
-
-No shift: the same without the shift: the monitor run ends through `no_retrain` and no
-retraining run is created.
 """
 
 from __future__ import annotations
@@ -126,63 +129,84 @@ def loop_dags(airflow_rest: AirflowRest) -> None:
         airflow_rest.set_paused(dag_id, False)
 
 
-class Scenario:
-    """One pass of the loop on one data file: train version A before the shift, serve it,
-    ask for predictions, run the monitor DAG."""
+def generate(stack: AirflowStackHandle, out: Path, *, shift: bool) -> pd.DataFrame:
+    shifted = ["--shift-after", SHIFT_AFTER] if shift else []
+    mingo(stack, "data", "generate", "--customers", str(CUSTOMERS), "--seed", str(SEED),
+          *shifted, "--out", str(out))  # fmt: skip
+    return load_purchases(str(out))
 
-    def __init__(self, stack: AirflowStackHandle, rest: AirflowRest, work: Path, shift: bool):
+
+class ServedVersionA:
+    """Version A, trained before the shift on the steady file and served by one
+    `mingo serve binary`; both tests ask it."""
+
+    def __init__(self, stack: AirflowStackHandle, work: Path):
         self.stack = stack
-        self.rest = rest
         self.work = work
-        self.data = work / ("shifted.parquet" if shift else "steady.parquet")
+        self.steady_data = work / "steady.parquet"
+        self.service = LocalService(KIND, free_local_port(), work / "serve-binary.log")
+        self.version = ""
+        self.timings: dict[str, float] = {}
+
+    def start(self) -> None:
+        started = time.monotonic()
+        generate(self.stack, self.steady_data, shift=False)
+        self.timings["generate"] = round(time.monotonic() - started, 1)
+        started = time.monotonic()
+        command = ("train", KIND, "--data", str(self.steady_data), "--cutoff", PRE_SHIFT_CUTOFF)
+        # Set-up, not under test: no orchestrator (the retraining run below uses ZenML).
+        decision = last_json(
+            mingo(self.stack, *command, "--force-promote", "--runner", "in-process")
+        )
+        self.timings["train_version_a"] = round(time.monotonic() - started, 1)
+        assert decision["promoted"] is True, decision
+        self.version = str(decision["candidate_version"])
+        assert get_alias_version(registry(self.stack), KIND, CHAMPION) == self.version
+        started = time.monotonic()
+        self.service.start(stack_env(self.stack))
+        wait_until_ready([self.service], SERVICE_READY_TIMEOUT_S)
+        self.timings["serve"] = round(time.monotonic() - started, 1)
+
+
+@pytest.fixture(scope="module")
+def version_a(
+    airflow_stack: AirflowStackHandle,
+    loop_dags: None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ServedVersionA]:
+    served = ServedVersionA(airflow_stack, tmp_path_factory.mktemp("closed-loop"))
+    try:
+        served.start()
+        yield served
+    finally:
+        served.service.stop()
+        print(f"closed loop set-up: {served.timings}")
+
+
+class Scenario:
+    """One pass of the loop on one data file: ask version A for predictions, run the monitor
+    DAG."""
+
+    def __init__(self, served: ServedVersionA, rest: AirflowRest, data: Path, shift: bool):
+        self.stack = served.stack
+        self.served = served
+        self.service = served.service
+        self.rest = rest
+        self.data = data
         self.shift = shift
-        self.service: LocalService | None = None
         self.timings: dict[str, float] = {}
 
     def timed(self, name: str, started: float) -> None:
         self.timings[name] = round(time.monotonic() - started, 1)
 
-    def generate(self) -> pd.DataFrame:
-        started = time.monotonic()
-        shift = ["--shift-after", SHIFT_AFTER] if self.shift else []
-        mingo(self.stack, "data", "generate", "--customers", str(CUSTOMERS), "--seed", str(SEED),
-              *shift, "--out", str(self.data))  # fmt: skip
-        self.timed("generate", started)
-        return load_purchases(str(self.data))
-
-    def train_version_a(self) -> str:
-        """Version A: trained and judged before the shift, promoted whatever the champion."""
-        started = time.monotonic()
-        command = ("train", KIND, "--data", str(self.data), "--cutoff", PRE_SHIFT_CUTOFF)
-        # Set-up, not under test: no orchestrator (the retraining run below uses ZenML).
-        decision = last_json(
-            mingo(self.stack, *command, "--force-promote", "--runner", "in-process")
-        )
-        self.timed("train_version_a", started)
-        assert decision["promoted"] is True, decision
-        version = str(decision["candidate_version"])
-        assert get_alias_version(registry(self.stack), KIND, CHAMPION) == version
-        return version
-
-    def fresh_prediction_log(self) -> Path:
+    def fresh_prediction_log(self) -> None:
         """This scenario's predictions only: the log of the other scenario is removed."""
         log_uri = self.stack.settings().prediction_log_uri
         assert log_uri is not None and not log_uri.startswith("postgresql"), log_uri
         shutil.rmtree(Path(log_uri) / KIND, ignore_errors=True)
-        return Path(log_uri)
-
-    def serve(self) -> LocalService:
-        started = time.monotonic()
-        service = LocalService(KIND, free_local_port(), self.work / "serve-binary.log")
-        self.service = service
-        service.start(stack_env(self.stack))
-        wait_until_ready([service], SERVICE_READY_TIMEOUT_S)
-        self.timed("serve", started)
-        return service
 
     def ask(self, purchases: pd.DataFrame, expected_version: str) -> int:
         """Every active customer as of each AS_OF; the number of answers."""
-        assert self.service is not None
         started = time.monotonic()
         answers = 0
         for as_of in AS_OFS:
@@ -196,14 +220,15 @@ class Scenario:
         self.timed("predict", started)
         return answers
 
-    def wait_for_log(self, answers: int) -> None:
-        """Until the service's /metrics says every answer is in the prediction log."""
-        assert self.service is not None
+    def ask_and_wait_for_log(self, purchases: pd.DataFrame, expected_version: str) -> None:
+        """Ask, then wait until the service's /metrics says every answer is in the log."""
+        before = prediction_log_written(self.service.url)
+        answers = self.ask(purchases, expected_version)
         started = time.monotonic()
         deadline = started + LOG_WRITTEN_TIMEOUT_S
         written = 0.0
         while time.monotonic() < deadline:
-            written = prediction_log_written(self.service.url)
+            written = prediction_log_written(self.service.url) - before
             if written >= answers:
                 self.timed("log_written", started)
                 return
@@ -228,9 +253,8 @@ class Scenario:
         )
         return run_id, result
 
-    def stop(self) -> None:
-        if self.service is not None:
-            self.service.stop()
+    def report_timings(self) -> None:
+        print(f"closed loop ({'shift' if self.shift else 'no shift'}): {self.timings}")
 
 
 def active_customers(purchases: pd.DataFrame, as_of: date) -> Iterator[list[str]]:
@@ -258,29 +282,6 @@ def retrain_runs(rest: AirflowRest) -> list[dict[str, Any]]:
     return runs
 
 
-@pytest.fixture
-def scenario_factory(
-    airflow_stack: AirflowStackHandle,
-    airflow_rest: AirflowRest,
-    loop_dags: None,
-    tmp_path: Path,
-) -> Iterator[Any]:
-    made: list[Scenario] = []
-
-    def make(shift: bool) -> Scenario:
-        scenario = Scenario(airflow_stack, airflow_rest, tmp_path, shift)
-        made.append(scenario)
-        return scenario
-
-    try:
-        yield make
-    finally:
-        for scenario in made:
-            scenario.stop()
-        for scenario in made:
-            print(f"closed loop ({'shift' if scenario.shift else 'no shift'}): {scenario.timings}")
-
-
 def screenshot_report(report: Path, target_dir: Path) -> Path:
     missing = chromium_missing()
     if missing:
@@ -296,80 +297,85 @@ def screenshot_report(report: Path, target_dir: Path) -> Path:
     return shot
 
 
-def test_no_shift_monitor_ends_without_retraining(scenario_factory: Any) -> None:
+def test_no_shift_monitor_ends_without_retraining(
+    version_a: ServedVersionA, airflow_rest: AirflowRest
+) -> None:
     started = time.monotonic()
-    scenario: Scenario = scenario_factory(shift=False)
-    purchases = scenario.generate()
-    version = scenario.train_version_a()
+    assert get_alias_version(registry(version_a.stack), KIND, CHAMPION) == version_a.version, (
+        "runs before the shift test, which promotes another version"
+    )
+    scenario = Scenario(version_a, airflow_rest, version_a.steady_data, shift=False)
+    purchases = load_purchases(str(version_a.steady_data))
     scenario.fresh_prediction_log()
-    scenario.serve()
-    scenario.wait_for_log(scenario.ask(purchases, version))
-    runs_before = {run["dag_run_id"] for run in retrain_runs(scenario.rest)}
+    scenario.ask_and_wait_for_log(purchases, version_a.version)
+    runs_before = {run["dag_run_id"] for run in retrain_runs(airflow_rest)}
 
     run_id, result = scenario.monitor()
 
-    states = scenario.rest.task_states(MONITOR_DAG, run_id)
+    states = airflow_rest.task_states(MONITOR_DAG, run_id)
     assert states["no_retrain"] == "success", (states, result.reason)
     assert states["trigger_retrain"] == "skipped", (states, result.reason)
-    assert result.served_version == version
+    assert result.served_version == version_a.version
     assert result.retrain_needed is False, result.reason
     assert result.live_score is not None and result.holdout_score is not None
     assert result.live_score >= result.holdout_score - result.tolerance, result
     assert result.outcomes >= result.min_outcomes
     assert f"no retraining: {result.reason}" in log_of(
-        scenario.rest, MONITOR_DAG, run_id, "no_retrain"
+        airflow_rest, MONITOR_DAG, run_id, "no_retrain"
     )
-    assert {run["dag_run_id"] for run in retrain_runs(scenario.rest)} == runs_before
+    assert {run["dag_run_id"] for run in retrain_runs(airflow_rest)} == runs_before
     scenario.timed("total", started)
+    scenario.report_timings()
 
 
 def test_shift_monitor_retrains_and_the_new_version_is_served(
-    scenario_factory: Any, tmp_path: Path
+    version_a: ServedVersionA, airflow_rest: AirflowRest, tmp_path: Path
 ) -> None:
     started = time.monotonic()
-    scenario: Scenario = scenario_factory(shift=True)
-    purchases = scenario.generate()
-    version_a = scenario.train_version_a()
+    shifted = tmp_path / "shifted.parquet"
+    purchases = generate(version_a.stack, shifted, shift=True)
+    scenario = Scenario(version_a, airflow_rest, shifted, shift=True)
+    scenario.timed("generate", started)
     scenario.fresh_prediction_log()
-    service = scenario.serve()
-    scenario.wait_for_log(scenario.ask(purchases, version_a))
+    scenario.ask_and_wait_for_log(purchases, version_a.version)
 
     run_id, result = scenario.monitor()
 
     # The monitor saw version A's live metric fall below its holdout score.
-    assert result.served_version == version_a
+    assert result.served_version == version_a.version
     assert result.retrain_needed is True, result.reason
     assert result.live_score is not None and result.holdout_score is not None
     assert result.live_score < result.holdout_score - result.tolerance, result
     assert result.outcomes >= result.min_outcomes
-    states = scenario.rest.task_states(MONITOR_DAG, run_id)
+    states = airflow_rest.task_states(MONITOR_DAG, run_id)
     assert states["trigger_retrain"] == "success", (states, result.reason)
     assert states["no_retrain"] == "skipped", (states, result.reason)
-    assert "retraining needed" in log_of(scenario.rest, MONITOR_DAG, run_id, "decide_retrain")
+    assert "retraining needed" in log_of(airflow_rest, MONITOR_DAG, run_id, "decide_retrain")
     assert result.report is not None
     report = tmp_path / "monitoring-report.html"
     shutil.copyfile(result.report, report)
 
     # The retraining run it started carries the reason, and promotes a new version.
-    retrain = next(run for run in retrain_runs(scenario.rest) if run["dag_run_id"].endswith(run_id))
+    retrain = next(run for run in retrain_runs(airflow_rest) if run["dag_run_id"].endswith(run_id))
     reason = retrain["conf"]["trigger_reason"]
     assert reason and reason == result.reason[: len(reason)], retrain["conf"]
-    assert retrain["conf"]["data_uri"] == str(scenario.data)
+    assert retrain["conf"]["data_uri"] == str(shifted)
     retrain_started = time.monotonic()
-    state = scenario.rest.wait_for_run(RETRAIN_DAG, retrain["dag_run_id"], RUN_TIMEOUT_S)
+    state = airflow_rest.wait_for_run(RETRAIN_DAG, retrain["dag_run_id"], RUN_TIMEOUT_S)
     scenario.timed("retrain_run", retrain_started)
-    retrain_states = scenario.rest.task_states(RETRAIN_DAG, retrain["dag_run_id"])
+    retrain_states = airflow_rest.task_states(RETRAIN_DAG, retrain["dag_run_id"])
     assert state == "success", retrain_states
     assert retrain_states["not_promoted"] == "skipped", retrain_states
-    client = registry(scenario.stack)
+    client = registry(version_a.stack)
     version_b = get_alias_version(client, KIND, CHAMPION)
-    assert version_b is not None and int(version_b) > int(version_a)
-    decide_log = log_of(scenario.rest, RETRAIN_DAG, retrain["dag_run_id"], "decide")
-    assert f"promoted: mingo-binary champion {version_a} -> {version_b}" in decide_log
+    assert version_b is not None and int(version_b) > int(version_a.version)
+    decide_log = log_of(airflow_rest, RETRAIN_DAG, retrain["dag_run_id"], "decide")
+    assert f"promoted: mingo-binary champion {version_a.version} -> {version_b}" in decide_log
     assert get_version_tags(client, KIND, version_b)[DECISION_TRIGGER_REASON_TAG] == reason
 
     # The served service, reloaded as a local redeploy does, answers with the new version.
-    roll = mingo(scenario.stack, "deploy", "roll", KIND, "--version", version_b,
+    service = version_a.service
+    roll = mingo(version_a.stack, "deploy", "roll", KIND, "--version", version_b,
                  "--local", "--base-url", service.url)  # fmt: skip
     assert f"now serving version {version_b}" in roll
     body = request_body(purchases, next(active_customers(purchases, AS_OFS[-1]))[:5], AS_OFS[-1])
@@ -379,3 +385,4 @@ def test_shift_monitor_retrains_and_the_new_version_is_served(
     shot = screenshot_report(report, tmp_path)
     assert shot.stat().st_size > 10_000
     scenario.timed("total", started)
+    scenario.report_timings()
