@@ -67,9 +67,11 @@ def retrain_params(kind: str) -> dict[str, Param]:
             title="Dry run",
             description="Train and compare only: register, promote and redeploy nothing.",
         ),
+        # null, not "": the UI's trigger form counts an empty string field as missing and
+        # keeps its Trigger button disabled.
         "trigger_reason": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             maxLength=TRIGGER_REASON_MAX_CHARS,
             title="Trigger reason",
             description="Why this run was started; set by the monitor (mingo_monitor_"

@@ -133,3 +133,10 @@ def test_the_trigger_form_renders_the_typed_params(
     assert data_uri == airflow_stack.data_uri, page_says(
         ui, f"Purchases file shows {data_uri!r}, not the stack's {airflow_stack.data_uri!r}"
     )
+    # With every field as the form shows it, the form can be submitted.
+    (trigger,) = [
+        button
+        for button in form.find_elements("tag name", "button")
+        if button.text.strip() == "Trigger"
+    ]
+    assert trigger.is_enabled(), page_says(ui, "the Trigger button is disabled")
