@@ -142,15 +142,15 @@ class ServedVersionA:
 
     def __init__(self, stack: AirflowStackHandle, work: Path):
         self.stack = stack
-        self.work = work
         self.steady_data = work / "steady.parquet"
+        self.steady_purchases = pd.DataFrame()
         self.service = LocalService(KIND, free_local_port(), work / "serve-binary.log")
         self.version = ""
         self.timings: dict[str, float] = {}
 
     def start(self) -> None:
         started = time.monotonic()
-        generate(self.stack, self.steady_data, shift=False)
+        self.steady_purchases = generate(self.stack, self.steady_data, shift=False)
         self.timings["generate"] = round(time.monotonic() - started, 1)
         started = time.monotonic()
         command = ("train", KIND, "--data", str(self.steady_data), "--cutoff", PRE_SHIFT_CUTOFF)
@@ -189,7 +189,6 @@ class Scenario:
 
     def __init__(self, served: ServedVersionA, rest: AirflowRest, data: Path, shift: bool):
         self.stack = served.stack
-        self.served = served
         self.service = served.service
         self.rest = rest
         self.data = data
@@ -305,9 +304,8 @@ def test_no_shift_monitor_ends_without_retraining(
         "runs before the shift test, which promotes another version"
     )
     scenario = Scenario(version_a, airflow_rest, version_a.steady_data, shift=False)
-    purchases = load_purchases(str(version_a.steady_data))
     scenario.fresh_prediction_log()
-    scenario.ask_and_wait_for_log(purchases, version_a.version)
+    scenario.ask_and_wait_for_log(version_a.steady_purchases, version_a.version)
     runs_before = {run["dag_run_id"] for run in retrain_runs(airflow_rest)}
 
     run_id, result = scenario.monitor()
